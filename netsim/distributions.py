@@ -1,0 +1,250 @@
+"""Random durations: service times, network latencies, DNS latencies, startup times.
+
+A duration in a config is either a constant (``10ms``) or a mapping with a
+``distribution`` key. Every distribution knows its mean (so theory can check the
+simulator) and draws whole numpy batches from a ``Generator`` it is handed: the
+model never draws one number at a time from numpy, it takes numbers from a
+:class:`BlockSampler` that refills in blocks.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from netsim.units import parse_duration
+
+Seconds = Annotated[float, Field(ge=0)]
+_Z99 = 2.3263478740408408  # standard normal 99th percentile
+
+
+def _duration(value: Any) -> float:
+    return parse_duration(value)
+
+
+class _Distribution(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @property
+    def mean(self) -> float:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    @property
+    def is_zero(self) -> bool:
+        """True when every draw is exactly 0 (lets the model skip a scheduled event)."""
+        return False
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+
+class Constant(_Distribution):
+    """Always the same duration: what theory needs to make a hop disappear."""
+
+    distribution: Literal["constant"] = "constant"
+    value: float = Field(ge=0, description="the duration (seconds or with a unit)")
+
+    _v = field_validator("value", mode="before")(lambda cls, v: _duration(v))
+
+    @property
+    def mean(self) -> float:
+        return self.value
+
+    @property
+    def is_zero(self) -> bool:
+        return self.value == 0.0
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return np.full(size, self.value)
+
+
+class Exponential(_Distribution):
+    """Memoryless durations: the M in M/M/1."""
+
+    distribution: Literal["exponential"]
+    mean_: float = Field(alias="mean", gt=0, description="mean duration")
+
+    _v = field_validator("mean_", mode="before")(lambda cls, v: _duration(v))
+
+    @property
+    def mean(self) -> float:
+        return self.mean_
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return rng.exponential(self.mean_, size)
+
+
+class LogNormal(_Distribution):
+    """Heavy-ish right tail, the usual shape of real service times.
+
+    Given by its mean and either ``sigma`` (the standard deviation of the log) or
+    ``p99`` (from which sigma is solved: ln p99 = ln mean - sigma^2/2 + z99 sigma).
+    """
+
+    distribution: Literal["lognormal"]
+    mean_: float = Field(alias="mean", gt=0)
+    sigma: float | None = Field(default=None, gt=0)
+    p99: float | None = Field(default=None, gt=0)
+
+    _v = field_validator("mean_", "p99", mode="before")(lambda cls, v: None if v is None else _duration(v))
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> LogNormal:
+        if (self.sigma is None) == (self.p99 is None):
+            raise ValueError("give exactly one of 'sigma' or 'p99' beside 'mean'")
+        if self.p99 is not None:
+            ratio = math.log(self.p99 / self.mean_)
+            if ratio <= 0 or 2 * ratio > _Z99**2:
+                raise ValueError(
+                    f"no lognormal has mean {self.mean_:g}s and p99 {self.p99:g}s: "
+                    f"p99 must lie between the mean and {self.mean_ * math.exp(_Z99**2 / 2):.3g}s"
+                )
+        return self
+
+    @property
+    def log_sigma(self) -> float:
+        if self.sigma is not None:
+            return self.sigma
+        ratio = math.log(self.p99 / self.mean_)  # type: ignore[operator]
+        return _Z99 - math.sqrt(_Z99**2 - 2 * ratio)
+
+    @property
+    def mean(self) -> float:
+        return self.mean_
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        s = self.log_sigma
+        return rng.lognormal(math.log(self.mean_) - s * s / 2, s, size)
+
+
+class Gamma(_Distribution):
+    """Gamma with a mean and a ``shape`` k (cv = 1/sqrt(k)); k = 1 is exponential."""
+
+    distribution: Literal["gamma"]
+    mean_: float = Field(alias="mean", gt=0)
+    shape: float = Field(gt=0)
+
+    _v = field_validator("mean_", mode="before")(lambda cls, v: _duration(v))
+
+    @property
+    def mean(self) -> float:
+        return self.mean_
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return rng.gamma(self.shape, self.mean_ / self.shape, size)
+
+
+class Uniform(_Distribution):
+    """Uniform between ``low`` and ``high``."""
+
+    distribution: Literal["uniform"]
+    low: float = Field(ge=0)
+    high: float = Field(ge=0)
+
+    _v = field_validator("low", "high", mode="before")(lambda cls, v: _duration(v))
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Uniform:
+        if self.high < self.low:
+            raise ValueError("'high' must not be below 'low'")
+        return self
+
+    @property
+    def mean(self) -> float:
+        return (self.low + self.high) / 2
+
+    @property
+    def is_zero(self) -> bool:
+        return self.high == 0.0
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return rng.uniform(self.low, self.high, size)
+
+
+class Empirical(_Distribution):
+    """Resampled measurements: one number per line in ``file`` (relative to the experiment file).
+
+    ``unit`` says what the numbers are in (default seconds), so a file of
+    milliseconds exported from a tracing system can be used as is.
+    """
+
+    distribution: Literal["empirical"]
+    file: str
+    unit: Literal["s", "ms", "us"] = "s"
+    samples: tuple[float, ...] = Field(default=(), exclude=True, repr=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, dict) or data.get("samples") or "file" not in data:
+            return data
+        base = Path((info.context or {}).get("base_dir", "."))
+        path = Path(str(data["file"]))
+        path = path if path.is_absolute() else base / path
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ValueError(f"cannot read samples file '{path}': {exc.strerror}") from None
+        scale = {"s": 1.0, "ms": 1e-3, "us": 1e-6}.get(str(data.get("unit", "s")), 1.0)
+        try:
+            values = [float(tok) * scale for tok in text.replace(",", " ").split() if not tok.startswith("#")]
+        except ValueError:
+            raise ValueError(f"'{path}' must hold one number per line") from None
+        if not values or min(values) < 0:
+            raise ValueError(f"'{path}' must hold at least one non-negative number")
+        return {**data, "file": str(path), "samples": tuple(values)}
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.samples))
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return rng.choice(np.asarray(self.samples), size)
+
+
+DistributionSpec = Annotated[
+    Constant | Exponential | LogNormal | Gamma | Uniform | Empirical, Field(discriminator="distribution")
+]
+DISTRIBUTION_NAMES = ("constant", "exponential", "lognormal", "gamma", "uniform", "empirical")
+
+
+def coerce_distribution(value: Any) -> Any:
+    """Let a bare duration stand for a constant distribution (``latency: 10ms``)."""
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return {"distribution": "constant", "value": value}
+    return value
+
+
+class BlockSampler:
+    """Hands out one draw at a time from numpy batches of ``block`` draws.
+
+    Why: asking numpy for one number costs about a microsecond; taking the next
+    item of a list costs tens of nanoseconds. The sequence of values is the same
+    whatever the block size for a given generator state only if the block size is
+    the same, so it is fixed here.
+    """
+
+    __slots__ = ("_buf", "_constant", "_dist", "_i", "_rng")
+
+    BLOCK = 4096
+
+    def __init__(self, dist: _Distribution, rng: np.random.Generator) -> None:
+        self._dist = dist
+        self._rng = rng
+        self._buf: list[float] = []
+        self._i = 0
+        self._constant = dist.mean if isinstance(dist, Constant) else None
+
+    def __call__(self) -> float:
+        if self._constant is not None:
+            return self._constant
+        i = self._i
+        if i >= len(self._buf):
+            self._buf = self._dist.sample(self._rng, self.BLOCK).tolist()
+            i = 0
+        self._i = i + 1
+        return self._buf[i]

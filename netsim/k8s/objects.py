@@ -1,0 +1,87 @@
+"""The few Kubernetes objects netsim models, with the API server's defaults applied.
+
+A manifest says much more than netsim needs (images, security contexts,
+resources); only what shapes traffic is kept: labels and selectors, ports,
+replica counts, placement constraints, Service type and traffic policies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class ServiceType(str, Enum):
+    """``spec.type`` of a Service."""
+
+    CLUSTER_IP = "ClusterIP"
+    NODE_PORT = "NodePort"
+    LOAD_BALANCER = "LoadBalancer"
+    EXTERNAL_NAME = "ExternalName"
+
+    @property
+    def reachable_from_outside(self) -> bool:
+        """NodePort and LoadBalancer open a port on every node; ClusterIP is virtual, in-cluster only."""
+        return self in (ServiceType.NODE_PORT, ServiceType.LOAD_BALANCER)
+
+
+class TrafficPolicy(str, Enum):
+    """``externalTrafficPolicy`` / ``internalTrafficPolicy``."""
+
+    CLUSTER = "Cluster"
+    LOCAL = "Local"
+
+
+@dataclass(frozen=True)
+class ContainerPort:
+    port: int
+    name: str | None = None
+    protocol: str = "TCP"
+
+
+@dataclass(frozen=True)
+class ServicePort:
+    """One entry of ``spec.ports``; ``target_port`` is a number or a container port *name*."""
+
+    port: int
+    target_port: int | str
+    name: str | None = None
+    protocol: str = "TCP"
+    node_port: int | None = None
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    namespace: str
+    type: ServiceType
+    selector: dict[str, str] | None
+    ports: tuple[ServicePort, ...]
+    external_traffic_policy: TrafficPolicy = TrafficPolicy.CLUSTER
+    internal_traffic_policy: TrafficPolicy = TrafficPolicy.CLUSTER
+    session_affinity: str = "None"
+    external_name: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def port_named(self, ref: str | int | None) -> ServicePort | None:
+        """The port a client means by ``ref`` (number, name, or None for the first)."""
+        if ref is None:
+            return self.ports[0] if self.ports else None
+        for port in self.ports:
+            if str(port.port) == str(ref) or (port.name is not None and port.name == ref):
+                return port
+        return None
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A Deployment and its pod template, as far as placement and endpoints go."""
+
+    name: str
+    namespace: str
+    replicas: int
+    selector: dict[str, object]
+    pod_labels: dict[str, str]
+    container_ports: tuple[ContainerPort, ...]
+    node_name: str | None = None
+    node_selector: dict[str, str] = field(default_factory=dict)

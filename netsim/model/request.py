@@ -1,0 +1,40 @@
+"""A request in flight, and how it can end.
+
+A request is a small record moved along by callbacks, not a process with its
+own generator: the data plane handles hundreds of thousands per second.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any
+
+
+class Outcome(IntEnum):
+    """How a request ended. Every generated request ends exactly once, with one of these."""
+
+    OK = 0
+    REFUSED = 1
+    """No ready endpoint (kube-proxy REJECTs), or the Service selects no pod."""
+    REJECTED = 2
+    """The pod's waiting room (``queue_limit``) was full: the server answered 503."""
+    TIMEOUT = 3
+    """The client gave up after its ``timeout``."""
+
+    @property
+    def column(self) -> str:
+        return f"errors_{self.name.lower()}"
+
+
+class Request:
+    """What travels: who sent it, where it entered, which pod took it, when it started."""
+
+    __slots__ = ("client", "client_pod", "dns_queries", "node", "pod", "t_issue")
+
+    def __init__(self, client: Any, client_pod: int, node: int, t_issue: float) -> None:
+        self.client = client
+        self.client_pod = client_pod
+        self.node = node
+        self.t_issue = t_issue
+        self.pod: Any = None
+        self.dns_queries = 0

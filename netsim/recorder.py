@@ -1,0 +1,99 @@
+"""The request record: one fixed columnar schema, filled during the run, tidy after it.
+
+The schema is defined once, here, and used by the recorder, the DataFrame
+builder and the tests. Inside the run rows go to a short Python list and are
+flushed in chunks into preallocated numpy columns that grow by doubling; no
+pandas in the event loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+REQUEST_SCHEMA: dict[str, str] = {
+    "client": "int16",        # index into RunResult.clients
+    "client_pod": "int32",    # index of the sending pod within its client
+    "service": "int16",       # index into RunResult.services
+    "entry_node": "int16",    # node where the request entered the data plane
+    "pod": "int32",           # index into RunResult.pods; -1 when no pod took it
+    "t_issue_s": "float64",   # when the client issued it (simulated seconds)
+    "latency_s": "float64",   # issue to response (or to the error) as the client saw it
+    "outcome": "int8",        # netsim.model.request.Outcome
+    "dns_queries": "int8",    # DNS queries this request waited for
+}
+
+
+class Recorder:
+    """Collects one row per finished request."""
+
+    CHUNK = 8192
+
+    def __init__(self, capacity: int = 1 << 16) -> None:
+        self._columns = {name: np.empty(capacity, dtype=dtype) for name, dtype in REQUEST_SCHEMA.items()}
+        self._size = 0
+        self._rows: list[tuple[Any, ...]] = []
+
+    def record(self, row: tuple[Any, ...]) -> None:
+        """Append a row given in schema order."""
+        rows = self._rows
+        rows.append(row)
+        if len(rows) >= self.CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        rows, self._rows = self._rows, []
+        if not rows:
+            return
+        n = len(rows)
+        need = self._size + n
+        capacity = len(self._columns["outcome"])
+        if need > capacity:
+            while capacity < need:
+                capacity *= 2
+            for name, col in self._columns.items():
+                grown = np.empty(capacity, dtype=col.dtype)
+                grown[: self._size] = col[: self._size]
+                self._columns[name] = grown
+        for name, values in zip(REQUEST_SCHEMA, zip(*rows, strict=True), strict=True):
+            self._columns[name][self._size : need] = values
+        self._size = need
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The recorded columns, trimmed to the rows recorded."""
+        self._flush()
+        return {name: col[: self._size].copy() for name, col in self._columns.items()}
+
+    def __len__(self) -> int:
+        return self._size + len(self._rows)
+
+
+@dataclass
+class RunResult:
+    """Everything one replication produced, as numpy columns and small lists: picklable and pandas-free."""
+
+    scenario: str
+    replication: int
+    seed: int
+    parameters: dict[str, Any]
+    window: tuple[float, float]
+    """Requests issued in [start, end) are measured; the rest are warm-up (or drained after the end)."""
+    requests: dict[str, np.ndarray]
+    clients: list[str]
+    services: list[dict[str, Any]]
+    """name, type, port, and the pod indices that are its endpoints."""
+    pods: list[dict[str, Any]]
+    """name, deployment, node, zone of every pod (index = pod id)."""
+    nodes: list[dict[str, Any]]
+    generated: int
+    """Requests the clients generated (warm-up included); each must appear once in ``requests``."""
+    events: int = 0
+    wall_time_s: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    def measured(self) -> np.ndarray:
+        """Boolean mask of the requests issued inside the measurement window."""
+        t = self.requests["t_issue_s"]
+        return (t >= self.window[0]) & (t < self.window[1])
