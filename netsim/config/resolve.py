@@ -73,10 +73,13 @@ def build_workloads(config: ExperimentConfig, deployments: tuple[Deployment, ...
     default = config.workloads.get("default", WorkloadConfig())
     out = {}
     for name in names:
-        own = config.workloads.get(name, WorkloadConfig())
-        pick = lambda f: next(v for v in (getattr(own, f), getattr(default, f), getattr(builtin, f)) if v is not None)  # noqa: E731
-        out[name] = WorkloadSpec(service_time=pick("service_time"), concurrency=pick("concurrency"), queue_limit=pick("queue_limit"))
+        layers = (config.workloads.get(name, WorkloadConfig()), default, builtin)
+        out[name] = WorkloadSpec(**{f: _first_set(layers, f) for f in ("service_time", "concurrency", "queue_limit")})
     return out
+
+
+def _first_set(layers: tuple[WorkloadConfig, ...], field: str) -> Any:
+    return next(getattr(layer, field) for layer in layers if getattr(layer, field) is not None)
 
 
 def build_client(client: ClientConfig, services: tuple[Service, ...], deployments: tuple[Deployment, ...]) -> ClientSpec:

@@ -8,10 +8,10 @@ replica counts, placement constraints, Service type and traffic policies.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class ServiceType(str, Enum):
+class ServiceType(StrEnum):
     """``spec.type`` of a Service."""
 
     CLUSTER_IP = "ClusterIP"
@@ -25,7 +25,7 @@ class ServiceType(str, Enum):
         return self in (ServiceType.NODE_PORT, ServiceType.LOAD_BALANCER)
 
 
-class TrafficPolicy(str, Enum):
+class TrafficPolicy(StrEnum):
     """``externalTrafficPolicy`` / ``internalTrafficPolicy``."""
 
     CLUSTER = "Cluster"
