@@ -188,7 +188,10 @@ class Empirical(_Distribution):
         try:
             text = path.read_text()
         except OSError as exc:
-            raise ValueError(f"cannot read samples file '{path}': {exc.strerror}") from None
+            raise ValueError(
+                f"cannot read the samples file '{path}' ({exc.strerror}); fix 'file': "
+                "relative paths start at the experiment file's folder"
+            ) from None
         scale = {"s": 1.0, "ms": 1e-3, "us": 1e-6}.get(str(data.get("unit", "s")), 1.0)
         try:
             values = [float(tok) * scale for tok in text.replace(",", " ").split() if not tok.startswith("#")]

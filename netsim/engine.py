@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+from netsim.model.events import run_until
 from netsim.model.world import World
 from netsim.recorder import RunResult
 from netsim.spec import RunSpec
@@ -20,7 +21,7 @@ def simulate(run: RunSpec) -> RunResult:
     started = time.perf_counter()
     world = World(run)
     world.start()
-    world.env.run(until=world.drained)
+    run_until(world.env, world.drained)
     scenario = run.scenario
     window = (scenario.run.warmup, scenario.run.warmup + scenario.run.duration)
     pods = [

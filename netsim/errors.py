@@ -23,7 +23,12 @@ class ConfigError(ValueError):
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """A ``" (did you mean 'x'?)"`` suffix when a close match exists, else ``""``."""
-    match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    choices = [str(c) for c in choices]
+    match = difflib.get_close_matches(str(word), choices, n=1, cutoff=0.6)
+    if not match and len(str(word)) >= 3:
+        # an abbreviation ("expo" for "exponential") is too short for difflib's ratio
+        prefixed = [c for c in choices if c.lower().startswith(str(word).lower())]
+        match = prefixed if len(prefixed) == 1 else []
     return f" (did you mean '{match[0]}'?)" if match else ""
 
 

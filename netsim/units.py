@@ -23,6 +23,8 @@ def parse_duration(value: object) -> float:
     if isinstance(value, int | float):
         return float(value)
     if isinstance(value, str):
+        if value.strip().startswith("-") and _DURATION.match(value.strip()[1:]):
+            raise ValueError(f"'{value}' is negative: a duration must be 0 or more")
         match = _DURATION.match(value)
         if match:
             number, unit = match.groups()

@@ -43,6 +43,14 @@ def load_experiment(source: str | Path | Mapping[str, Any], sets: Iterable[tuple
     else:
         raw, base_dir, origin = read_yaml_mapping(source), Path(source).resolve().parent, str(source)
     sets = list(sets)
+    # ``manifest_files`` is read before anything else, so a --set of it must be applied first too;
+    # ``scenarios`` shape the runs rather than the system, so --set cannot reach them.
+    early = [(p, v) for p, v in sets if p.split(".")[0] == "manifest_files"]
+    for path, _ in sets:
+        if path.split(".")[0] == "scenarios":
+            raise ConfigError(f"--set {path}", "scenarios cannot be changed with --set; edit the file, or --set the value itself (it then applies to every scenario)")
+    apply_sets(raw, early)
+    sets = [s for s in sets if s not in early]
     sources = _load_manifest_files(raw, base_dir)
     scenarios_raw = raw.pop("scenarios", None) or []
     scenarios = _validate_scenarios(scenarios_raw)
@@ -56,6 +64,9 @@ def load_experiment(source: str | Path | Mapping[str, Any], sets: Iterable[tuple
     for scenario in scenarios:
         patched = copy.deepcopy(raw)
         where = f" (in scenario '{scenario.name}')"
+        for path in scenario.set:
+            if path.split(".")[0] in {"manifest_files", "scenarios"}:
+                raise ConfigError(f"scenarios.{scenario.name}.set.{path}", "a scenario cannot change this; set fields of the manifests instead, e.g. Deployment/web.spec.replicas")
         try:
             apply_sets(patched, scenario.set.items())
         except ConfigError as exc:

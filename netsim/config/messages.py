@@ -31,9 +31,12 @@ def to_config_error(exc: ValidationError, raw: Any, root: type[BaseModel], suffi
     return ConfigError(path, message + suffix)
 
 
-def _specificity(err: dict[str, Any]) -> tuple[int, int]:
+def _specificity(err: dict[str, Any]) -> tuple[int, int, int]:
     generic = err["type"] in {"model_type", "list_type", "dict_type", "model_attributes_type"}
-    return (0 if generic else 1, len(err["loc"]))
+    # A misspelt key also shows up as the required field it failed to fill ({gamma, shap: 2} lacks
+    # 'shape'): the unknown key, with its "did you mean", is the one worth telling.
+    typo = err["type"] == "extra_forbidden"
+    return (0 if generic else 1, len(err["loc"]), 1 if typo else 0)
 
 
 def _readable_path(loc: tuple[Any, ...], raw: Any) -> tuple[str, Any, bool]:
@@ -85,7 +88,9 @@ def _message(err: dict[str, Any], loc: tuple[Any, ...], parent: Any, found: bool
     if kind in {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}:
         op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}[kind]
         bound = next(iter(ctx.values()), "")
-        return f"must be {op} {bound}, got {value!r}"
+        bound = f"{bound:g}" if isinstance(bound, float) else bound
+        given = f"{value:g}" if isinstance(value, float) else repr(value)
+        return f"must be {op} {bound}, got {given}; {_fix_for_bound(kind, bound)}"
     if kind == "too_short":
         return f"must have at least {ctx.get('min_length', 1)} item(s)"
     if kind in {"int_parsing", "int_type", "int_from_float"}:
@@ -104,6 +109,16 @@ def _message(err: dict[str, Any], loc: tuple[Any, ...], parent: Any, found: bool
     return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
+def _fix_for_bound(kind: str, bound: Any) -> str:
+    if kind == "greater_than":
+        return "give a positive number" if str(bound) == "0" else f"give a number above {bound}"
+    if kind == "greater_than_equal":
+        return f"give {bound} or more"
+    if kind == "less_than":
+        return f"give a number below {bound}"
+    return f"give {bound} or less"
+
+
 def _allowed_keys(loc: tuple[Any, ...], root: type[BaseModel]) -> list[str]:
     """Field names (by alias) of the model found at ``loc``, for "did you mean"."""
     candidates: list[type[BaseModel]] = [root]
@@ -120,6 +135,8 @@ def _allowed_keys(loc: tuple[Any, ...], root: type[BaseModel]) -> list[str]:
             nxt = nxt or candidates  # list index or dict key: the element type is the same model
         if nxt:
             candidates = list(dict.fromkeys(nxt))
+        elif isinstance(seg, str) and "[" in seg:  # a union member such as 'list[NodeConfig]'
+            candidates = [m for m in candidates if m.__name__ in seg] or candidates
         elif isinstance(seg, str) and seg in DISTRIBUTION_NAMES:
             candidates = [m for m in candidates if seg in str(m.model_fields.get("distribution", ""))] or candidates
     keys: list[str] = []

@@ -7,21 +7,28 @@ crosses the network to that pod's node, is served, and the response crosses
 back. Arrivals are Poisson in total; each request comes from one of the
 client's pods chosen uniformly, which splits the stream into independent
 Poisson streams, one per pod.
+
+This is the hottest code in netsim: numbers come from pre-drawn blocks, hops
+that cost nothing are not scheduled, and events are :class:`Tick`/``Wakeup``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from heapq import heappush
 
 import numpy as np
 import simpy
+from simpy.core import NORMAL
+from simpy.events import Event
 
 from netsim.model.dns import ClusterDns
-from netsim.model.events import call_later
+from netsim.model.events import Tick, Wakeup
 from netsim.model.kube_proxy import KubeProxy
 from netsim.model.network import Network
 from netsim.model.pod import Pod
 from netsim.model.request import Outcome, Request
+from netsim.recorder import Recorder
 
 
 class Client:
@@ -43,7 +50,7 @@ class Client:
         proxies: Sequence[KubeProxy],
         pods: Sequence[Pod],
         network: Network,
-        record: Callable[[tuple], None],
+        recorder: Recorder,
     ) -> None:
         self.env = env
         self.index = index
@@ -56,10 +63,15 @@ class Client:
         self.stop_at = stop_at
         self._rng = rng
         self._dns = dns
-        self._proxies = proxies
+        self._pickers = [proxy.picker(service) for proxy in proxies]
         self._pods = pods
         self._network = network
-        self._record = record
+        self._hops_free = network.is_free()
+        self._recorder = recorder
+        self._record = recorder.rows.append
+        self._schedule = env.schedule
+        self._queue = env._queue  # SimPy's event heap, pushed to directly (see model/events.py)
+        self._eid = env._eid
         self._gaps: list[float] = []
         self._senders: list[int] = []
         self._i = 0
@@ -68,80 +80,92 @@ class Client:
         self.on_idle: Callable[[], None] | None = None
 
     def start(self) -> None:
-        call_later(self.env, self._next_gap(), self._arrive, None)
-
-    def _next_gap(self) -> float:
-        i = self._i
-        if i >= len(self._gaps):
-            self._gaps = self._rng.exponential(1.0 / self.rate, self.BLOCK).tolist()
-            self._senders = self._rng.integers(0, len(self.pod_nodes), self.BLOCK).tolist()
-            i = 0
-        self._i = i + 1
-        return self._gaps[i]
-
-    def _arrive(self, _: object) -> None:
+        self._refill()
         env = self.env
-        now = env.now
+        heappush(self._queue, (env._now + self._gaps[0], NORMAL, next(self._eid), Tick(env, self._arrive, self._senders[0])))
+        self._i = 1
+
+    def _refill(self) -> None:
+        """The next block of inter-arrival gaps and sending pods, from this client's own stream."""
+        self._gaps = self._rng.exponential(1.0 / self.rate, self.BLOCK).tolist()
+        self._senders = self._rng.integers(0, len(self.pod_nodes), self.BLOCK).tolist()
+        self._i = 0
+
+    def _arrive(self, event: Event) -> None:
+        """A request is born on one of the client's pods (``event._value``).
+
+        The same event object is re-armed for the next arrival: a client has
+        exactly one arrival pending at a time, so nothing else can hold it.
+        """
+        env = self.env
+        now = env._now
         if now >= self.stop_at:
             self._check_idle()
             return
-        sender = self._senders[self._i - 1]
-        call_later(env, self._next_gap(), self._arrive, None)
+        sender = event._value
+        i = self._i
+        if i >= self.BLOCK:
+            self._refill()
+            self._recorder.flush()  # bounded buffers: the recorder catches up once per block
+            i = 0
+        self._i = i + 1
+        event.callbacks = [self._arrive]
+        event._value = self._senders[i]
+        heappush(self._queue, (now + self._gaps[i], NORMAL, next(self._eid), event))
         self.generated += 1
         self.in_flight += 1
         request = Request(self, sender, self.pod_nodes[sender], now)
-        wait, queries = self._dns.resolve(self.pod_offset + sender, now)
-        request.dns_queries = queries
+        wait, request.dns_queries = self._dns.resolve(self.pod_offset + sender, now)
         if wait > 0.0:
-            call_later(env, wait, self._connect, request)
+            self._schedule(Wakeup(env, self._connect, request), NORMAL, wait)
         else:
             self._connect(request)
 
     def _connect(self, request: Request) -> None:
         """The client's node's kube-proxy picks the endpoint; the request crosses to its node."""
-        pod_index = self._proxies[request.node].connect(self.service)
+        pod_index = self._pickers[request.node]()
         if pod_index < 0:
             self.finish(request, Outcome.REFUSED)
             return
         pod = self._pods[pod_index]
+        if self._hops_free:
+            pod.accept(request)
+            return
         request.pod = pod
         hop = self._network.delay(request.node, pod.node)
         if hop > 0.0:
-            call_later(self.env, hop, pod.accept, request)
+            self._schedule(Wakeup(self.env, pod.accept, request), NORMAL, hop)
         else:
             pod.accept(request)
 
     def respond(self, request: Request, outcome: Outcome) -> None:
         """The pod answered (``OK``) or turned it away; the response crosses back."""
-        hop = self._network.delay(request.pod.node, request.node)
-        if hop > 0.0:
-            call_later(self.env, hop, self._response_arrives(outcome), request)
-        else:
-            self.finish(request, outcome)
+        if not self._hops_free:
+            hop = self._network.delay(request.pod.node, request.node)
+            if hop > 0.0:
+                self._schedule(Wakeup(self.env, self._response_arrives, (request, outcome)), NORMAL, hop)
+                return
+        self.finish(request, outcome)
 
-    def _response_arrives(self, outcome: Outcome) -> Callable[[Request], None]:
-        if outcome is Outcome.OK:
-            return self._finish_ok
-        return lambda request: self.finish(request, outcome)
-
-    def _finish_ok(self, request: Request) -> None:
-        self.finish(request, Outcome.OK)
+    def _response_arrives(self, args: tuple[Request, Outcome]) -> None:
+        self.finish(*args)
 
     def finish(self, request: Request, outcome: Outcome) -> None:
         """Record the request's one and only end."""
-        latency = self.env.now - request.t_issue
+        now = self.env._now
+        latency = now - request.t_issue
         if latency > self.timeout:
             outcome, latency = Outcome.TIMEOUT, self.timeout
         pod = request.pod
         self._record((
-            self.index, request.client_pod, self.service, request.node, pod.index if pod is not None else -1,
-            request.t_issue, latency, int(outcome), request.dns_queries,
+            self.index, request.client_pod, self.service, request.node, -1 if pod is None else pod.index,
+            request.t_issue, latency, outcome, request.dns_queries,
         ))
         self.in_flight -= 1
-        if self.in_flight == 0:
+        if self.in_flight == 0 and now >= self.stop_at:
             self._check_idle()
 
     def _check_idle(self) -> None:
-        if self.in_flight == 0 and self.env.now >= self.stop_at and self.on_idle is not None:
+        if self.in_flight == 0 and self.env._now >= self.stop_at and self.on_idle is not None:
             self.on_idle()
             self.on_idle = None

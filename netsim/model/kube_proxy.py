@@ -35,6 +35,10 @@ class KubeProxy:
         self.mode = config.mode
         self._pickers = dict(pickers)
 
+    def picker(self, service: int) -> BatchedPicker:
+        """The picker for ``service``: callers on the hot path keep it and call it directly."""
+        return self._pickers[service]
+
     def connect(self, service: int) -> int:
         """Choose the pod for a new connection to ``service``; -1 means no ready endpoint (refused)."""
         return self._pickers[service]()

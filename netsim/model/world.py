@@ -93,7 +93,7 @@ class World:
             client = Client(
                 self.env, index, spec.name, service_index[spec.service], spec.rate, spec.timeout,
                 pod_nodes, offset, end, self.streams.rng("arrivals", spec.name), None,  # type: ignore[arg-type]
-                self.proxies, self.pods, self.network, self.recorder.record,
+                self.proxies, self.pods, self.network, self.recorder,
             )
             client.on_idle = self._client_idle
             clients.append(client)
