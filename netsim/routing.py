@@ -94,8 +94,10 @@ class BatchedPicker:
         i = self._i
         if i >= len(self._picks):
             positions = self._refill(self.block)
-            pods = np.where(positions >= 0, self.table.pods[np.maximum(positions, 0)], NO_ENDPOINT)
-            self._picks = pods.tolist()
+            if len(self.table) == 0:
+                self._picks = [NO_ENDPOINT] * len(positions)
+            else:
+                self._picks = np.where(positions >= 0, self.table.pods[np.maximum(positions, 0)], NO_ENDPOINT).tolist()
             i = 0
         self._i = i + 1
         return self._picks[i]
