@@ -36,8 +36,28 @@ def build_parser() -> argparse.ArgumentParser:
     _add_set(run)
     run.add_argument("-o", "--output", help="results folder (default: results/<experiment name>)")
     run.add_argument("--save-requests", action="store_true", help="also write requests.parquet (one row per request)")
-    run.add_argument("--jobs", type=int, default=1, help="run replications in N local processes (default 1)")
+    run.add_argument("--jobs", type=int, default=None,
+                     help="run replications and sweep points in N processes (default 1; with --executor dask, workers of the local cluster)")
+    run.add_argument("--executor", choices=["local", "dask"], default="local",
+                     help="local: this machine (N processes with --jobs); dask: a Dask cluster (--address, or a local one)")
+    run.add_argument("--address", help="Dask scheduler address, e.g. tcp://scheduler:8786 (with --executor dask)")
+    run.add_argument("--force", action="store_true", help="rerun every run, even those already stored in the results folder")
+    run.add_argument("--no-report", action="store_true", help="skip report.md, report.html and plots/")
     run.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
+
+    report = sub.add_parser("report", help="rebuild report.md, report.html and plots/ from a results folder")
+    report.add_argument("results", help="results folder (from netsim run)")
+
+    baseline = sub.add_parser("baseline", help="store a results folder's per-replication metrics as a baseline")
+    baseline.add_argument("results", help="results folder (from netsim run)")
+    baseline.add_argument("-o", "--output", required=True, help="baseline file to write, e.g. results/baselines/quickstart.json")
+
+    check = sub.add_parser("check", help="compare a results folder with a baseline; exit 1 if a metric regressed")
+    check.add_argument("results", help="results folder (from netsim run)")
+    check.add_argument("--baseline", required=True, help="baseline file (from netsim baseline)")
+    check.add_argument("--factor", type=float, default=1.1, help="worse by more than this factor counts (default 1.1 = 10 %%)")
+    check.add_argument("--alpha", type=float, default=0.01, help="significance level of the one-sided Welch t-test (default 0.01)")
+    check.add_argument("--format", choices=["text", "markdown"], default="text", help="text for a CI log, markdown for a job summary")
 
     validate = sub.add_parser("validate", help="check an experiment file and print the resolved scenarios")
     validate.add_argument("file")
@@ -57,7 +77,9 @@ def _add_set(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"run": cmd_run, "validate": cmd_validate, "schema": cmd_schema}[args.command](args)
+        commands = {"run": cmd_run, "validate": cmd_validate, "schema": cmd_schema, "report": cmd_report,
+                    "baseline": cmd_baseline, "check": cmd_check}
+        return commands[args.command](args)
     except ConfigError as exc:
         if args.debug:
             raise
@@ -78,32 +100,106 @@ def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from netsim.executors import check_options
     from netsim.experiment import run_experiment
 
-    if args.jobs < 1:
-        raise ConfigError("--jobs", f"must be 1 or more, got {args.jobs}")
+    check_options(args.executor, args.jobs, args.address)
     spec = _load(args)
     output = Path(args.output) if args.output else Path("results") / spec.name
-    runs = spec.runs()
-    bar = _progress(len(runs), args.quiet)
-    results = run_experiment(spec, output=output, jobs=args.jobs, save_requests=args.save_requests,
-                             progress=(lambda _r: bar.update(1)) if bar else None)
-    if bar:
-        bar.close()
+    bar = _progress(spec.runs(), args.quiet)
+    try:
+        results = run_experiment(spec, output=output, jobs=args.jobs, save_requests=args.save_requests, progress=bar,
+                                 executor=args.executor, address=args.address, force=args.force, report=not args.no_report)
+    except KeyboardInterrupt:
+        print(f"\nnetsim: interrupted; finished runs are kept in {output}/runs: run the same command again to resume", file=sys.stderr)
+        return 130
+    finally:
+        if bar:
+            bar.close()
     for warning in results.manifest.get("warnings", [])[len(spec.warnings):]:
         print(f"warning: {warning}", file=sys.stderr)
-    if not args.quiet:
+    if not args.quiet and not results.summary.empty:
         print(format_summary(results.summary))
-    print(f"results written to {output}/", file=sys.stderr)
+    reused = sum(1 for r in results.manifest.get("runs", []) if r.get("reused"))
+    if reused:
+        print(f"reused {reused} finished run(s) from {output}/runs (--force reruns them)", file=sys.stderr)
+    print(f"results written to {output}/" + ("" if args.no_report else f" (report: {output / 'report.html'})"), file=sys.stderr)
+    if results.failed:
+        first = results.failed[0]
+        print(f"netsim: {len(results.failed)} of {len(results.manifest.get('runs', []))} run(s) failed; first: "
+              f"{first['scenario']}/rep-{first['replication']}: {first['error']} (traceback in {first.get('error_file', 'the manifest')})",
+              file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
 
 
-def _progress(total: int, quiet: bool) -> Any:
-    if quiet or total < 2 or not sys.stderr.isatty() or os.environ.get("CI"):
-        return None
-    from tqdm import tqdm
+class _ProgressBar:
+    """Runs done, simulated time and ETA on a terminal (tqdm)."""
 
-    return tqdm(total=total, unit="run", desc="simulating", file=sys.stderr)
+    def __init__(self, runs: list[Any]) -> None:
+        from tqdm import tqdm
+
+        self.total_s = sum(r.scenario.run.warmup + r.scenario.run.duration for r in runs)
+        self.done_s = 0.0
+        self.failed = 0
+        self.bar = tqdm(total=len(runs), unit="run", desc="simulating", file=sys.stderr, dynamic_ncols=True)
+
+    def __call__(self, record: Any) -> None:
+        self.done_s += record.sim_time_s
+        self.failed += not record.ok
+        postfix = f"simulated {_duration(self.done_s)} of {_duration(self.total_s)}" + (f", {self.failed} failed" if self.failed else "")
+        self.bar.set_postfix_str(postfix, refresh=False)
+        self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f}min"
+    return f"{seconds / 3600:.1f}h"
+
+
+def _progress(runs: list[Any], quiet: bool) -> _ProgressBar | None:
+    if quiet or len(runs) < 2 or not sys.stderr.isatty() or os.environ.get("CI"):
+        return None
+    return _ProgressBar(runs)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from netsim.report import write_report
+    from netsim.results import load_results
+
+    path = write_report(load_results(args.results), Path(args.results))
+    print(f"report written to {path} and {path.with_suffix('.md')}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    from netsim.regression import make_baseline
+    from netsim.results import load_results, write_atomic
+
+    baseline = make_baseline(load_results(args.results))
+    write_atomic(Path(args.output), (json.dumps(baseline, indent=1) + "\n").encode())
+    print(f"baseline of {len(baseline['metrics'])} metric(s) written to {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from netsim.regression import check, format_check, read_baseline
+    from netsim.results import load_results
+
+    baseline = read_baseline(args.baseline)
+    results = load_results(args.results)
+    outcome = check(results, baseline, factor=args.factor, alpha=args.alpha)
+    for warning in outcome.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    title = f"netsim check: {args.results} against {args.baseline}"
+    print(format_check(outcome, args.factor, args.alpha, style=args.format, title=title), end="")
+    return EXIT_FAILED if outcome.regressed else EXIT_OK
 
 
 def format_summary(summary: Any) -> str:
@@ -121,6 +217,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     spec = _load(args)
     print(f"{args.file}: valid; experiment '{spec.name}', {len(spec.scenarios)} scenario(s), "
           f"{len(spec.runs())} run(s), config hash {spec.config_hash}")
+    if len(spec.scenarios) > 1:
+        print(f"comparisons are paired differences to scenario '{spec.compare_to}'")
     for scenario in spec.scenarios:
         print(f"\nscenario {scenario.name}")
         if scenario.parameters:

@@ -46,4 +46,9 @@ def simulate(run: RunSpec) -> RunResult:
         generated=sum(c.generated for c in world.clients),
         wall_time_s=time.perf_counter() - started,
         warnings=list(world.warnings),
+        traffic={
+            "request_bytes": [c.request_bytes for c in scenario.clients],
+            "response_bytes": [c.response_bytes for c in scenario.clients],
+            "cost_per_gb": scenario.cluster.cross_zone_cost_per_gb,
+        },
     )

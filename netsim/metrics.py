@@ -6,6 +6,12 @@ Definitions (design.md §4):
   requests that ended ``OK`` enter latency figures; errors count in
   ``errors`` and ``error_rate``.
 - only requests issued inside the measurement window count.
+- ``hops_mean``: links an OK request crossed to reach its pod: the internet
+  (external clients), LB → node, and one more when the pod runs on another
+  node than the entry node; ``client_ip_preserved_fraction``: share of OK
+  requests whose pod saw the client's own IP (no SNAT, no proxying LB);
+  ``dns_queries_per_request``: DNS queries sent per request (cache hits 0;
+  search-path expansion and AAAA make a lookup cost more than one).
 - ``cross_node_fraction``: share of served requests whose pod ran on another
   node than the one where the request entered the data plane; likewise zones.
 - pod load figures use requests served per endpoint pod of the Service:
@@ -14,7 +20,17 @@ Definitions (design.md §4):
 - in ``summary``, counts (``requests``, ``errors``) are totals over
   replications; every other figure is the mean of the per-replication values,
   and ``*_ci95`` is the Student-t 95 % half-width of that mean (NaN with one
-  replication).
+  replication). Any numeric column a later version adds to ``runs.csv`` is
+  summarized the same way: integer columns are counts and are summed, other
+  numeric columns are averaged.
+- ``latency.csv`` is a compact per-run latency histogram (counts of OK
+  requests per log-spaced bin, ``le_ms`` its upper edge, 40 bins a decade from
+  1 µs to 1000 s): latency CDFs without keeping every request.
+- ``comparison.csv`` holds, per scenario, client, service and averaged metric,
+  the paired difference to the reference scenario: replications with the same
+  index share their seeds (common random numbers), so the difference of each
+  pair is one observation, and ``difference_ci95`` is the Student-t half-width
+  of their mean; ``significant`` when that interval excludes zero.
 """
 
 from __future__ import annotations
@@ -34,14 +50,22 @@ RUN_COLUMNS = [
     "scenario", "replication", "client", "service", "service_type", "requests", "errors", "error_rate",
     "throughput_rps", "latency_mean_ms", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "latency_p999_ms",
     "pod_load_cv", "pod_load_max_mean", "jain_index", "cross_node_fraction", "cross_zone_fraction",
+    "hops_mean", "client_ip_preserved_fraction", "dns_queries_per_request",
     *[o.column for o in Outcome if o is not Outcome.OK],
+    "cross_zone_gb", "cross_zone_cost_usd",
 ]
 SUMMARY_COLUMNS = [
     "scenario", "client", "service", "service_type", "replications", *RUN_COLUMNS[5:19],
     "latency_mean_ms_ci95", "latency_p99_ms_ci95", "error_rate_ci95",
 ]
-POD_COLUMNS = ["scenario", "replication", "service", "pod", "node", "zone", "requests", "share"]
-_TOTALS = ["requests", "errors"]
+POD_COLUMNS = ["scenario", "replication", "service", "pod", "node", "zone", "requests", "share", "connections"]
+LATENCY_COLUMNS = ["scenario", "replication", "client", "service", "le_ms", "count"]
+COMPARISON_COLUMNS = [
+    "scenario", "reference", "client", "service", "metric", "reference_mean", "mean", "difference",
+    "difference_ci95", "relative_difference", "significant", "pairs",
+]
+LATENCY_EDGES_MS = np.logspace(-3, 6, 9 * 40 + 1)
+"""Upper bin edges of the per-run latency histogram: 1 µs to 1000 s, 40 a decade (each bin ±3 %)."""
 _CI = {"latency_mean_ms": "latency_mean_ms_ci95", "latency_p99_ms": "latency_p99_ms_ci95", "error_rate": "error_rate_ci95"}
 
 
@@ -89,9 +113,13 @@ def run_rows(result: RunResult) -> list[dict[str, Any]]:
             ok = outcome == Outcome.OK
             n = int(mask.sum())
             errors = int((~ok).sum())
-            pods = req["pod"][mask][ok]
-            entry = req["entry_node"][mask][ok]
+            all_pods = req["pod"][mask][ok]
+            in_cluster = all_pods >= 0  # an ExternalName's requests are served outside (pod -1)
+            pods = all_pods[in_cluster]
+            entry = req["entry_node"][mask][ok][in_cluster]
             served_nodes = pod_node[pods]
+            hops = req["entry_hops"][mask][ok].astype(np.int64)
+            hops[in_cluster] += served_nodes != entry
             endpoints = np.asarray(service["endpoints"], dtype=np.int64)
             served = np.bincount(pods, minlength=len(result.pods))[endpoints] if endpoints.size else np.zeros(0)
             row = {
@@ -102,10 +130,14 @@ def run_rows(result: RunResult) -> list[dict[str, Any]]:
                 **load_figures(served),
                 "cross_node_fraction": float(np.mean(served_nodes != entry)) if pods.size else np.nan,
                 "cross_zone_fraction": float(np.mean(node_zone[served_nodes] != node_zone[entry])) if pods.size else np.nan,
+                "hops_mean": float(hops.mean()) if hops.size else np.nan,
+                "client_ip_preserved_fraction": float(req["client_ip_preserved"][mask][ok].mean()) if hops.size else np.nan,
+                "dns_queries_per_request": float(req["dns_queries"][mask].mean()) if n else np.nan,
             }
             for kind in Outcome:
                 if kind is not Outcome.OK:
                     row[kind.column] = int((outcome == kind).sum())
+            row.update(cross_zone_cost(result, c, int(np.sum(node_zone[served_nodes] != node_zone[entry]))))
             rows.append(row)
     return rows
 
@@ -124,16 +156,63 @@ def pod_rows(result: RunResult) -> list[dict[str, Any]]:
     measured = result.measured() & (req["outcome"] == Outcome.OK)
     rows = []
     for s, service in enumerate(result.services):
-        mask = measured & (req["service"] == s)
+        mask = measured & (req["service"] == s) & (req["pod"] >= 0)  # ExternalName requests have no pod
         served = np.bincount(req["pod"][mask], minlength=len(result.pods))
+        conns = connections_per_pod(req["pod"][mask], req["connection"][mask], len(result.pods))
         total = int(mask.sum())
         for p in service["endpoints"]:
             pod = result.pods[p]
             rows.append({
                 "scenario": result.scenario, "replication": result.replication, "service": service["name"],
                 "pod": pod["name"], "node": pod["node"], "zone": pod["zone"], "requests": int(served[p]),
-                "share": served[p] / total if total else np.nan,
+                "share": served[p] / total if total else np.nan, "connections": int(conns[p]),
             })
+    return rows
+
+
+def connections_per_pod(pods: np.ndarray, connections: np.ndarray, n_pods: int) -> np.ndarray:
+    """Distinct connections that carried requests to each pod (``-1``: a connection per request)."""
+    own = connections < 0
+    counts = np.bincount(pods[own], minlength=n_pods)
+    pairs = np.unique(np.stack([pods[~own], connections[~own]]), axis=1) if (~own).any() else np.zeros((2, 0), dtype=np.int64)
+    return counts + np.bincount(pairs[0].astype(np.intp), minlength=n_pods)
+
+
+def cross_zone_cost(result: RunResult, client: int, crossings: int) -> dict[str, float]:
+    """Bytes moved between zones by ``crossings`` served requests, and what they cost.
+
+    Each crossing moves the request one way and the response back; cloud providers
+    bill inter-zone traffic on both sides (AWS: $0.01/GB out of one zone and $0.01/GB
+    into the other), so a GB crossing costs twice ``cost_per_gb``.
+    """
+    traffic = result.traffic
+    if not traffic:
+        return {"cross_zone_gb": np.nan, "cross_zone_cost_usd": np.nan}
+    size = traffic["request_bytes"][client] + traffic["response_bytes"][client]
+    gb = crossings * size / 1e9
+    return {"cross_zone_gb": gb, "cross_zone_cost_usd": gb * 2 * traffic["cost_per_gb"]}
+
+
+def latency_rows(result: RunResult) -> list[dict[str, Any]]:
+    """The latency histogram of one run's OK measured requests, per (client, service): ``latency.csv``."""
+    req = result.requests
+    ok = result.measured() & (req["outcome"] == Outcome.OK)
+    labels = [float(f"{edge:.6g}") for edge in LATENCY_EDGES_MS]
+    rows = []
+    for c, client in enumerate(result.clients):
+        for s, service in enumerate(result.services):
+            mask = ok & (req["client"] == c) & (req["service"] == s)
+            if not mask.any():
+                continue
+            ms = req["latency_s"][mask] * 1000.0
+            # Bin i holds (edge[i-1], edge[i]]; out-of-range values go to the first or last bin.
+            bins = np.clip(np.searchsorted(LATENCY_EDGES_MS, ms, side="left"), 0, LATENCY_EDGES_MS.size - 1)
+            counts = np.bincount(bins, minlength=LATENCY_EDGES_MS.size)
+            for i in np.flatnonzero(counts):
+                rows.append({
+                    "scenario": result.scenario, "replication": result.replication, "client": client,
+                    "service": service["name"], "le_ms": labels[i], "count": int(counts[i]),
+                })
     return rows
 
 
@@ -150,7 +229,7 @@ def runs_frame(results: Iterable[RunResult], parameters: Sequence[str] = ()) -> 
     rows = []
     for result in results:
         for row in run_rows(result):
-            rows.append({**row, **{p: _cell(result.parameters.get(p)) for p in parameters}})
+            rows.append({**row, **{p: parameter_value(result.parameters.get(p)) for p in parameters}})
     return pd.DataFrame(rows, columns=[*RUN_COLUMNS, *parameters])
 
 
@@ -158,28 +237,79 @@ def pods_frame(results: Iterable[RunResult], parameters: Sequence[str] = ()) -> 
     rows = []
     for result in results:
         for row in pod_rows(result):
-            rows.append({**row, **{p: _cell(result.parameters.get(p)) for p in parameters}})
+            rows.append({**row, **{p: parameter_value(result.parameters.get(p)) for p in parameters}})
     return pd.DataFrame(rows, columns=[*POD_COLUMNS, *parameters])
 
 
+def metric_columns(runs: pd.DataFrame, parameters: Sequence[str] = ()) -> list[str]:
+    """The figures of a per-run table: its numeric columns other than keys, replication and parameters."""
+    skip = {*KEYS, "service_type", "replication", *parameters}
+    return [c for c in runs.columns if c not in skip and pd.api.types.is_numeric_dtype(runs[c])]
+
+
+def is_count(runs: pd.DataFrame, column: str) -> bool:
+    """Integer figures are counts (summed over replications); the rest are averaged."""
+    return pd.api.types.is_integer_dtype(runs[column])
+
+
 def summarize(runs: pd.DataFrame, parameters: Sequence[str] = ()) -> pd.DataFrame:
-    """Aggregate ``runs`` over replications: totals, means and 95 % half-widths."""
+    """Aggregate ``runs`` over replications: totals of counts, means of the rest, and 95 % half-widths.
+
+    The columns are :data:`SUMMARY_COLUMNS`, then any other figure ``runs`` has, then the parameters.
+    """
+    figures = metric_columns(runs, parameters)
+    extra = [c for c in figures if c not in SUMMARY_COLUMNS]
+    columns = [*SUMMARY_COLUMNS, *extra, *parameters]
     if runs.empty:
-        return pd.DataFrame(columns=[*SUMMARY_COLUMNS, *parameters])
+        return pd.DataFrame(columns=columns)
     out = []
     for key, group in runs.groupby(KEYS, sort=False):
         row: dict[str, Any] = dict(zip(KEYS, key, strict=True))
         row["service_type"] = group["service_type"].iloc[0]
         row["replications"] = int(group["replication"].nunique())
-        for column in SUMMARY_COLUMNS[5:19]:
-            values = group[column].astype(float)
-            row[column] = int(values.sum()) if column in _TOTALS else float(values.mean())
+        for column in figures:
+            values = group[column]
+            row[column] = int(values.sum()) if is_count(runs, column) else float(values.astype(float).mean())
         for column, ci in _CI.items():
             row[ci] = ci95_halfwidth(group[column].to_numpy())
         for p in parameters:
             row[p] = group[p].iloc[0]
         out.append(row)
-    return pd.DataFrame(out, columns=[*SUMMARY_COLUMNS, *parameters])
+    return pd.DataFrame(out, columns=columns)
+
+
+def compare(runs: pd.DataFrame, reference: str, parameters: Sequence[str] = ()) -> pd.DataFrame:
+    """Each scenario's paired difference to ``reference``, per (client, service) and averaged figure."""
+    columns = [*COMPARISON_COLUMNS, *parameters]
+    figures = [c for c in metric_columns(runs, parameters) if not is_count(runs, c)]
+    base = runs[runs["scenario"] == reference]
+    out = []
+    for (scenario, client, service), group in runs.groupby(KEYS, sort=False):
+        if scenario == reference:
+            continue
+        ref = base[(base["client"] == client) & (base["service"] == service)]
+        pairs = group.merge(ref, on="replication", suffixes=("", "_ref"))
+        if pairs.empty:
+            continue
+        for metric in figures:
+            x = pairs[metric].to_numpy(dtype=float)
+            y = pairs[f"{metric}_ref"].to_numpy(dtype=float)
+            keep = ~(np.isnan(x) | np.isnan(y))
+            d = x[keep] - y[keep]
+            mean_d = float(d.mean()) if d.size else np.nan
+            ci = ci95_halfwidth(d)
+            ref_mean = float(y[keep].mean()) if d.size else np.nan
+            out.append({
+                "scenario": scenario, "reference": reference, "client": client, "service": service, "metric": metric,
+                "reference_mean": ref_mean, "mean": float(x[keep].mean()) if d.size else np.nan,
+                "difference": mean_d, "difference_ci95": ci,
+                "relative_difference": mean_d / ref_mean if ref_mean else np.nan,
+                # A zero-width interval (identical pairs but for a constant shift) is significant too.
+                "significant": bool(d.size >= 2 and not np.isnan(ci) and abs(mean_d) > ci),
+                "pairs": int(d.size),
+                **{p: group[p].iloc[0] for p in parameters},
+            })
+    return pd.DataFrame(out, columns=columns)
 
 
 def requests_frame(result: RunResult) -> pd.DataFrame:
@@ -199,9 +329,12 @@ def requests_frame(result: RunResult) -> pd.DataFrame:
         "pod": pods[req["pod"][mask]],
         "entry_node": nodes[req["entry_node"][mask]],
         "dns_queries": req["dns_queries"][mask],
+        "entry_hops": req["entry_hops"][mask],
+        "client_ip_preserved": req["client_ip_preserved"][mask],
     })
     return frame
 
 
-def _cell(value: Any) -> Any:
+def parameter_value(value: Any) -> Any:
+    """A scenario parameter as a table cell: scalars as they are, anything else as text."""
     return value if isinstance(value, str | int | float | bool) or value is None else str(value)

@@ -1,10 +1,12 @@
 """Results on disk and in memory: the files of design.md §4 and the :class:`Results` a notebook gets.
 
-``summary.csv``, ``runs.csv`` and ``pods.csv`` are tidy tables (one row per
-observation, parameters as columns); ``requests.parquet`` has one row per
-measured request when asked for; ``manifest.json`` records what ran: the
-resolved config, seeds, versions and wall time. Files are written to a
-temporary name and renamed, so a reader never sees half a file.
+``summary.csv``, ``runs.csv``, ``pods.csv``, ``latency.csv`` and
+``comparison.csv`` are tidy tables (one row per observation, parameters as
+columns); ``timeline.csv`` and ``events.csv`` appear when a run produces them;
+``requests.parquet`` has one row per measured request when asked for;
+``manifest.json`` records what ran: the resolved config, seeds, versions, wall
+time and the runs that failed. Files are written to a temporary name and
+renamed, so a reader never sees half a file.
 """
 
 from __future__ import annotations
@@ -22,11 +24,16 @@ import pandas as pd
 from netsim.errors import ConfigError
 
 TABLES = ("summary", "runs", "pods")
+"""Written by every run, present in every results folder."""
+ALWAYS = ("latency", "comparison")
+"""Written by every run (possibly header-only); absent only from folders of older versions."""
+WHEN_PRESENT = ("timeline", "events")
+"""Written only when non-empty."""
 
 
 @dataclass
 class Results:
-    """An experiment's tables as DataFrames; ``requests`` is empty unless requests were saved."""
+    """An experiment's tables as DataFrames; an optional table is empty when the folder lacks it."""
 
     summary: pd.DataFrame
     runs: pd.DataFrame
@@ -34,6 +41,20 @@ class Results:
     requests: pd.DataFrame = field(default_factory=pd.DataFrame)
     manifest: dict[str, Any] = field(default_factory=dict)
     folder: Path | None = None
+    latency: pd.DataFrame = field(default_factory=pd.DataFrame)
+    comparison: pd.DataFrame = field(default_factory=pd.DataFrame)
+    timeline: pd.DataFrame = field(default_factory=pd.DataFrame)
+    events: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        """The runs that raised: scenario, replication, error (and the error file, when written)."""
+        return list(self.manifest.get("failed_runs", []))
+
+    @property
+    def parameters(self) -> list[str]:
+        """The dotted paths the scenarios set: the parameter columns of every table."""
+        return list(self.manifest.get("parameters", []))
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -52,17 +73,17 @@ def write_atomic(path: Path, data: bytes) -> None:
 def write_results(results: Results, folder: Path) -> None:
     """Write every table of ``results`` under ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
-    for name in TABLES:
+    for name in (*TABLES, *ALWAYS, *WHEN_PRESENT):
         frame: pd.DataFrame = getattr(results, name)
-        write_atomic(folder / f"{name}.csv", frame.to_csv(index=False, lineterminator="\n").encode())
+        path = folder / f"{name}.csv"
+        if name in WHEN_PRESENT and frame.empty:
+            path.unlink(missing_ok=True)  # left by an earlier run of a different config
+            continue
+        write_atomic(path, frame.to_csv(index=False, lineterminator="\n").encode())
     if not results.requests.empty:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        table = pa.Table.from_pandas(results.requests, preserve_index=False)
-        sink = pa.BufferOutputStream()
-        pq.write_table(table, sink)
-        write_atomic(folder / "requests.parquet", sink.getvalue().to_pybytes())
+        write_atomic(folder / "requests.parquet", parquet_bytes(results.requests))
+    else:
+        (folder / "requests.parquet").unlink(missing_ok=True)
     write_atomic(folder / "manifest.json", (json.dumps(results.manifest, indent=2, sort_keys=True, default=str) + "\n").encode())
     results.folder = folder
 
@@ -73,10 +94,23 @@ def load_results(folder: str | Path) -> Results:
     if not (folder / "summary.csv").is_file():
         raise ConfigError(str(folder), "not a netsim results folder (no summary.csv); run `netsim run` first")
     frames = {name: pd.read_csv(folder / f"{name}.csv") for name in TABLES}
+    for name in (*ALWAYS, *WHEN_PRESENT):
+        path = folder / f"{name}.csv"
+        frames[name] = pd.read_csv(path) if path.is_file() else pd.DataFrame()
     requests = pd.read_parquet(folder / "requests.parquet") if (folder / "requests.parquet").is_file() else pd.DataFrame()
     manifest_path = folder / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
     return Results(**frames, requests=requests, manifest=manifest, folder=folder)
+
+
+def parquet_bytes(frame: pd.DataFrame) -> bytes:
+    """``frame`` as Parquet file contents."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink)
+    return bytes(sink.getvalue().to_pybytes())
 
 
 def versions() -> dict[str, str]:

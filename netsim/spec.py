@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from netsim.config.schema import ClusterConfig, RunConfig
+from netsim.config.schema import ClusterConfig, ConnectionsConfig, RunConfig
 from netsim.distributions import DistributionSpec
 from netsim.k8s.objects import Deployment, Service, ServicePort
 
@@ -23,6 +23,8 @@ class NodeSpec:
     name: str
     zone: str
     labels: dict[str, str]
+    cpu: float = 4.0
+    """Allocatable CPU cores (topology-aware hints allocate endpoints to zones in proportion)."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,55 @@ class ClientSpec:
     from_deployment: str | None
     rate: float
     timeout: float
+    discovery: str = "dns"
+    """``dns`` or ``env`` (in-cluster clients)."""
+    namespace: str = "default"
+    dns_queries: int = 1
+    """Queries one lookup of the target name sends (ndots search-path expansion, A and AAAA)."""
+    dns_nx_queries: int = 4
+    """Queries a lookup sends when every try is NXDOMAIN (the Service does not exist yet)."""
+    entry_nodes: tuple[int, ...] = ()
+    """External clients: indices of the nodes whose nodePort they connect to (all nodes by default
+    for NodePort Services; empty for LoadBalancer Services, which are reached through the LB)."""
+    source_ips: int = 1
+    """External clients: distinct client addresses."""
+    connections: ConnectionsConfig = field(default_factory=ConnectionsConfig)
+    """per-request, keep-alive or multiplexed, with pool size and reconnect limits."""
+    request_bytes: int = 1000
+    response_bytes: int = 10000
+
+
+@dataclass(frozen=True)
+class HealthCheckSpec:
+    interval: float
+    timeout: float
+    healthy_threshold: int
+    unhealthy_threshold: int
+
+
+@dataclass(frozen=True)
+class LoadBalancerSpec:
+    """A cloud load balancer, provider preset and overrides merged (written to manifest.json)."""
+
+    provider: str
+    algorithm: str
+    latency: DistributionSpec
+    cross_zone: bool
+    target_type: str
+    maglev_table_size: int
+    preserves_client_ip: bool
+    cluster_health_check: HealthCheckSpec
+    """Probing kube-proxy's health port (10256) on every node: ``externalTrafficPolicy: Cluster``."""
+    local_health_check: HealthCheckSpec
+    """Probing ``healthCheckNodePort``: ``externalTrafficPolicy: Local``."""
+
+
+@dataclass(frozen=True)
+class ChurnEventSpec:
+    at: float
+    action: str
+    kind: str
+    name: str
 
 
 @dataclass(frozen=True)
@@ -57,6 +108,12 @@ class ScenarioSpec:
     workloads: dict[str, WorkloadSpec]
     services: tuple[Service, ...]
     clients: tuple[ClientSpec, ...]
+    load_balancer: LoadBalancerSpec | None = None
+    external_hosts: dict[str, DistributionSpec] = field(default_factory=dict)
+    """Service time of each ExternalName Service's outside host, by Service name."""
+    churn: tuple[ChurnEventSpec, ...] = ()
+    created_at: dict[str, float] = field(default_factory=dict)
+    """Services that do not exist from the start (``deferred:``): when ``churn`` creates them (inf: never)."""
     parameters: dict[str, Any] = field(default_factory=dict)
     """The dotted-path settings that make this scenario differ from the base (for output tables)."""
     config: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -73,6 +130,13 @@ class ExperimentSpec:
     warnings: tuple[str, ...] = ()
     source: str | None = None
     config_hash: str = ""
+    compare_to: str = ""
+    """The reference scenario of paired comparisons (``compare_to:``, default the first scenario)."""
+
+    @property
+    def parameters(self) -> list[str]:
+        """The dotted paths any scenario sets, in order of first appearance: columns of every table."""
+        return list(dict.fromkeys(p for s in self.scenarios for p in s.parameters))
 
     def runs(self) -> list[RunSpec]:
         """Every (scenario, replication) pair, in a stable order.

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import itertools
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -22,8 +23,14 @@ from netsim.config.paths import apply_sets
 from netsim.config.resolve import build_scenario
 from netsim.config.schema import ExperimentConfig, ScenarioConfig
 from netsim.config.yaml_io import parse_yaml_value, read_yaml_documents, read_yaml_mapping
-from netsim.errors import ConfigError
-from netsim.spec import ExperimentSpec
+from netsim.errors import ConfigError, did_you_mean
+
+if TYPE_CHECKING:
+    from netsim.spec import ExperimentSpec
+
+# ``netsim.spec`` imports this package for the config types: when it is imported first it is
+# only partly initialised here, so bind the module and look ExperimentSpec up when it is used.
+import netsim.spec as _spec
 
 __all__ = ["ExperimentConfig", "load_experiment", "parse_set"]
 
@@ -37,53 +44,93 @@ def parse_set(text: str) -> tuple[str, Any]:
 
 
 def load_experiment(source: str | Path | Mapping[str, Any], sets: Iterable[tuple[str, Any]] = ()) -> ExperimentSpec:
-    """Read, patch, validate and resolve an experiment; raises ConfigError on bad input."""
+    """Read, patch, validate and resolve an experiment; raises ConfigError on bad input.
+
+    Each scenario is the base patched, in order, by its ``scenarios[].set``, its ``vary:``
+    combination and the command line's ``--set`` (later ones win).
+    """
     if isinstance(source, Mapping):
         raw, base_dir, origin = copy.deepcopy(dict(source)), Path.cwd(), None
     else:
         raw, base_dir, origin = read_yaml_mapping(source), Path(source).resolve().parent, str(source)
-    sets = list(sets)
-    # ``manifest_files`` is read before anything else, so a --set of it must be applied first too;
-    # ``scenarios`` shape the runs rather than the system, so --set cannot reach them.
-    early = [(p, v) for p, v in sets if p.split(".")[0] == "manifest_files"]
-    for path, _ in sets:
-        if path.split(".")[0] == "scenarios":
-            raise ConfigError(f"--set {path}", "scenarios cannot be changed with --set; edit the file, or --set the value itself (it then applies to every scenario)")
-    apply_sets(raw, early)
-    sets = [s for s in sets if s not in early]
+    sets = _apply_early_sets(raw, list(sets))
     sources = _load_manifest_files(raw, base_dir)
-    scenarios_raw = raw.pop("scenarios", None) or []
-    scenarios = _validate_scenarios(scenarios_raw)
+    scenarios = _validate_scenarios(raw.pop("scenarios", None) or [])
+    # Sweep settings describe the set of scenarios, not any one of them: kept out of each scenario's
+    # config (and so out of its hash), which lets a grown sweep reuse the runs it already has.
+    sweep = {key: raw.pop(key) for key in _SWEEP_KEYS if key in raw}
+    apply_sets(sweep, [(p, v) for p, v in sets if p.split(".")[0] in _SWEEP_KEYS])
+    sets = [(p, v) for p, v in sets if p.split(".")[0] not in _SWEEP_KEYS]
     context = {"base_dir": str(base_dir)}
     warnings: list[str] = []
 
-    base = _validated(copy.deepcopy(raw), sets, context, suffix="")
+    base = _validated({**copy.deepcopy(raw), **sweep}, sets, context, suffix="")
     specs = []
-    if not scenarios:
-        specs.append(build_scenario(base.name, base, dict(sets), sources, warnings))
-    for scenario in scenarios:
+    for name, point in _points(base.name, scenarios, base.vary):
         patched = copy.deepcopy(raw)
-        where = f" (in scenario '{scenario.name}')"
-        for path in scenario.set:
-            if path.split(".")[0] in {"manifest_files", "scenarios"}:
-                raise ConfigError(f"scenarios.{scenario.name}.set.{path}", "a scenario cannot change this; set fields of the manifests instead, e.g. Deployment/web.spec.replicas")
-        try:
-            apply_sets(patched, scenario.set.items())
-        except ConfigError as exc:
-            raise ConfigError(f"scenarios.{scenario.name}.set.{exc.path}", exc.message) from None
+        for prefix, point_sets in point:
+            try:
+                apply_sets(patched, point_sets.items())
+            except ConfigError as exc:
+                raise ConfigError(f"{prefix}.{exc.path}", exc.message) from None
+        where = f" (in scenario '{name}')" if scenarios or base.vary else ""
         config = _validated(patched, sets, context, suffix=where)
+        parameters = {k: v for _, point_sets in point for k, v in point_sets.items()}
         try:
-            specs.append(build_scenario(scenario.name, config, {**scenario.set, **dict(sets)}, sources, warnings))
+            specs.append(build_scenario(name, config, {**parameters, **dict(sets)}, sources, warnings))
         except ConfigError as exc:
             raise ConfigError(exc.path, exc.message + where) from None
+    names = [s.name for s in specs]
+    if base.compare_to is not None and base.compare_to not in names:
+        raise ConfigError(
+            "compare_to", f"no scenario named '{base.compare_to}'{did_you_mean(base.compare_to, names)}; scenarios: {', '.join(names)}"
+        )
     digest = hashlib.sha256(json.dumps([s.config for s in specs], sort_keys=True, default=str).encode()).hexdigest()
-    return ExperimentSpec(
+    return _spec.ExperimentSpec(
         name=base.name,
         scenarios=tuple(specs),
         warnings=tuple(dict.fromkeys(warnings)),
         source=origin,
         config_hash=digest[:16],
+        compare_to=base.compare_to or names[0],
     )
+
+
+_SWEEP_KEYS = ("vary", "compare_to")
+Point = list[tuple[str, dict[str, Any]]]
+"""The patches that make one scenario: ``(where, {dotted path: value})`` pairs, applied in order."""
+
+
+def _points(base_name: str, scenarios: list[ScenarioConfig], vary: Mapping[str, list[Any]]) -> list[tuple[str, Point]]:
+    """Every scenario to simulate: ``scenarios`` crossed with the combinations of ``vary``."""
+    named: list[tuple[str, Point]] = [(s.name, [(f"scenarios.{s.name}.set", dict(s.set))]) for s in scenarios]
+    if not vary:
+        return named or [(base_name, [])]
+    combos = _vary_combinations(vary)
+    if not named:
+        return [(label, [("vary", combo)]) for label, combo in combos]
+    return [(f"{name},{label}", [*point, ("vary", combo)]) for name, point in named for label, combo in combos]
+
+
+def _vary_combinations(vary: Mapping[str, list[Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """The cartesian product of ``vary``, each named ``label=value,...`` by the paths' last parts."""
+    paths = list(vary)
+    last = [p.rsplit(".", 1)[-1] for p in paths]
+    labels = [short if last.count(short) == 1 else path for short, path in zip(last, paths, strict=True)]
+    out: list[tuple[str, dict[str, Any]]] = []
+    for values in itertools.product(*vary.values()):
+        name = ",".join(f"{label}={_label(v)}" for label, v in zip(labels, values, strict=True))
+        out.append((name, dict(zip(paths, values, strict=True))))
+    seen: set[str] = set()
+    for name, _ in out:
+        if name in seen:
+            raise ConfigError("vary", f"two combinations are both named '{name}': give each path distinct values (e.g. not both 1 and '1')")
+        seen.add(name)
+    return out
+
+
+def _label(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), default=str)
 
 
 def _validated(raw: dict[str, Any], sets: list[tuple[str, Any]], context: dict[str, Any], suffix: str) -> ExperimentConfig:
@@ -104,6 +151,10 @@ def _validate_scenarios(items: Any) -> list[ScenarioConfig]:
         except ValidationError as exc:
             err = to_config_error(exc, {"scenarios": items}, ExperimentConfig)
             raise ConfigError(err.path or f"scenarios.{i}", err.message) from None
+    for scenario in out:
+        for path in scenario.set:
+            if path.split(".")[0] in {"manifest_files", "scenarios", *_SWEEP_KEYS}:
+                raise ConfigError(f"scenarios.{scenario.name}.set.{path}", "a scenario cannot change this; set fields of the manifests instead, e.g. Deployment/web.spec.replicas")
     names = [s.name for s in out]
     if len(set(names)) != len(names):
         raise ConfigError("scenarios", "scenario names must be unique")
@@ -133,3 +184,16 @@ def _load_manifest_files(raw: dict[str, Any], base_dir: Path) -> list[str]:
             sources.extend([path.name] * len(items or []))
     raw["manifests"] = docs
     return sources
+
+
+def _apply_early_sets(raw: dict[str, Any], sets: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """Apply ``--set manifest_files...`` now (the files are read first); refuse what --set cannot reach.
+
+    Returns the other sets, to be applied to each scenario.
+    """
+    for path, _ in sets:
+        if path.split(".")[0] == "scenarios":
+            raise ConfigError(f"--set {path}", "scenarios cannot be changed with --set; edit the file, or --set the value itself (it then applies to every scenario)")
+    early = [(p, v) for p, v in sets if p.split(".")[0] == "manifest_files"]
+    apply_sets(raw, early)
+    return [(p, v) for p, v in sets if p.split(".")[0] != "manifest_files"]

@@ -7,13 +7,31 @@ workload must name a Deployment, nodePorts must be in range and unique.
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+import math
+from typing import TYPE_CHECKING, Any
 
-from netsim.config.schema import BUILTIN_WORKLOAD, ClientConfig, ExperimentConfig, NodePoolConfig, WorkloadConfig
+# ``netsim.spec`` imports this package (for the config types), so when it is imported first it
+# is only partly initialised here: bind the module, and look its classes up when they are used.
+import netsim.spec as _spec
+from netsim.config.presets import DEFAULT_MAGLEV_TABLE_SIZE, PRESETS
+from netsim.config.schema import (
+    BUILTIN_WORKLOAD,
+    ClientConfig,
+    ExperimentConfig,
+    ExternalHostConfig,
+    LoadBalancerConfig,
+    NodePoolConfig,
+    WorkloadConfig,
+)
 from netsim.errors import ConfigError, did_you_mean
-from netsim.k8s.manifests import read_objects
-from netsim.k8s.objects import Deployment, Service, ServiceType
-from netsim.spec import ClientSpec, NodeSpec, ScenarioSpec, WorkloadSpec
+from netsim.k8s.dns_names import lookup_sequence, resolve_name, service_fqdn
+from netsim.k8s.manifests import object_key, read_objects
+from netsim.k8s.objects import Deployment, Service, ServicePort, ServiceType, TrafficPolicy
+from netsim.maglev import is_prime
+
+if TYPE_CHECKING:
+    from netsim.spec import ChurnEventSpec, ClientSpec, HealthCheckSpec, LoadBalancerSpec, NodeSpec, ScenarioSpec, WorkloadSpec
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
@@ -27,12 +45,16 @@ def build_scenario(
     warnings.extend(objects.warnings)
     nodes = build_nodes(config)
     deployments = tuple(objects.deployments)
-    services = tuple(objects.services)
-    check_node_ports(services, config.cluster.node_ports)
+    deferred, churn, created_at = build_churn(config, objects.services, warnings)
+    services = allocate_node_ports((*objects.services, *deferred), config.cluster.node_ports)
     workloads = build_workloads(config, deployments)
-    clients = tuple(build_client(c, services, deployments) for c in config.clients)
+    clients = tuple(build_client(c, services, deployments, config, nodes) for c in config.clients)
     warnings.extend(_selector_warnings(services, deployments, clients))
-    return ScenarioSpec(
+    warnings.extend(_external_name_warnings(services))
+    load_balancer = build_load_balancer(config.cluster.load_balancer)
+    dumped = config.model_dump(mode="json", by_alias=True)
+    dumped["cluster"]["load_balancer"] = _plain(load_balancer)  # the values chosen, preset and overrides merged
+    return _spec.ScenarioSpec(
         name=name,
         run=config.run,
         cluster=config.cluster,
@@ -41,8 +63,12 @@ def build_scenario(
         workloads=workloads,
         services=services,
         clients=clients,
+        load_balancer=load_balancer,
+        external_hosts=build_external_hosts(config, services),
+        churn=churn,
+        created_at=created_at,
         parameters=parameters,
-        config=config.model_dump(mode="json", by_alias=True),
+        config=dumped,
     )
 
 
@@ -50,14 +76,14 @@ def build_nodes(config: ExperimentConfig) -> tuple[NodeSpec, ...]:
     """Nodes with the well-known labels Kubernetes puts on them (hostname, zone)."""
     nodes = config.cluster.nodes
     if isinstance(nodes, NodePoolConfig):
-        specs = [(f"node-{i + 1}", nodes.zones[i % len(nodes.zones)], {}) for i in range(nodes.count)]
+        specs = [(f"node-{i + 1}", nodes.zones[i % len(nodes.zones)], {}, nodes.cpu) for i in range(nodes.count)]
     else:
-        specs = [(n.name, n.zone, dict(n.labels)) for n in nodes]
+        specs = [(n.name, n.zone, dict(n.labels), n.cpu) for n in nodes]
     names = [s[0] for s in specs]
     if len(set(names)) != len(names):
         raise ConfigError("cluster.nodes", "node names must be unique")
     return tuple(
-        NodeSpec(name=n, zone=z, labels={HOSTNAME_LABEL: n, ZONE_LABEL: z, **labels}) for n, z, labels in specs
+        _spec.NodeSpec(name=n, zone=z, labels={HOSTNAME_LABEL: n, ZONE_LABEL: z, **labels}, cpu=cpu) for n, z, labels, cpu in specs
     )
 
 
@@ -74,7 +100,7 @@ def build_workloads(config: ExperimentConfig, deployments: tuple[Deployment, ...
     out = {}
     for name in names:
         layers = (config.workloads.get(name, WorkloadConfig()), default, builtin)
-        out[name] = WorkloadSpec(**{f: _first_set(layers, f) for f in ("service_time", "concurrency", "queue_limit")})
+        out[name] = _spec.WorkloadSpec(**{f: _first_set(layers, f) for f in ("service_time", "concurrency", "queue_limit")})
     return out
 
 
@@ -82,25 +108,53 @@ def _first_set(layers: tuple[WorkloadConfig, ...], field: str) -> Any:
     return next(getattr(layer, field) for layer in layers if getattr(layer, field) is not None)
 
 
-def build_client(client: ClientConfig, services: tuple[Service, ...], deployments: tuple[Deployment, ...]) -> ClientSpec:
-    """Resolve ``target`` (``name``, ``name:port``, or a cluster DNS name) and check reachability."""
+def build_client(
+    client: ClientConfig,
+    services: tuple[Service, ...],
+    deployments: tuple[Deployment, ...],
+    config: ExperimentConfig | None = None,
+    nodes: tuple[NodeSpec, ...] = (),
+) -> ClientSpec:
+    """Resolve ``target`` (``name``, ``name:port``, or a DNS name as a pod would write it) and check reachability.
+
+    The name is resolved the way the client pod's resolver does it (search list,
+    ``ndots``), which also gives the number of DNS queries one lookup costs.
+    """
     path = f"clients.{client.name}"
+    dns = config.cluster.dns if config is not None else None
     host, _, port_ref = client.target.partition(":")
-    service_name = host.split(".")[0]
+    from_deployment = None
+    namespace = "default"
+    if client.from_ is not None:
+        from_deployment = client.from_.split("/", 1)[1]
+        names = [d.name for d in deployments]
+        if from_deployment not in names:
+            raise ConfigError(f"{path}.from", f"no Deployment named '{from_deployment}'{did_you_mean(from_deployment, names)}")
+        namespace = next(d.namespace for d in deployments if d.name == from_deployment)
+    records = {service_fqdn(s.name, s.namespace): s.name for s in services}
+    ndots, extra = (dns.ndots, tuple(dns.search)) if dns is not None else (5, ())
+    service_name, queries = resolve_name(host, namespace, records, ndots, extra)
     by_name = {s.name: s for s in services}
-    if service_name not in by_name:
+    if service_name is None:
+        wanted = host.split(".")[0]
         raise ConfigError(
             f"{path}.target",
-            f"no Service named '{service_name}'{did_you_mean(service_name, by_name)}; "
-            f"Services in this experiment: {', '.join(by_name) or 'none'}",
+            f"no Service named '{wanted}'{did_you_mean(wanted, by_name)}"
+            + (f" in namespace '{namespace}'" if wanted in by_name else "")
+            + f"; Services in this experiment: {', '.join(by_name) or 'none'}",
         )
+    nx_queries = len(lookup_sequence(host, namespace, ndots, extra))
+    if dns is not None and dns.aaaa:
+        queries, nx_queries = 2 * queries, 2 * nx_queries
     service = by_name[service_name]
     if service.type is ServiceType.EXTERNAL_NAME:
-        raise ConfigError(f"{path}.target", f"Service '{service_name}' is ExternalName, which netsim does not simulate yet; target a Service with a selector")
-    port = service.port_named(port_ref or None)
+        port = service.port_named(port_ref or None) or dataclasses.replace(_EXTERNAL_PORT, port=int(port_ref) if port_ref.isdigit() else 80)
+    else:
+        port = service.port_named(port_ref or None)
     if port is None:
         known = ", ".join(str(p.port) + (f" ({p.name})" if p.name else "") for p in service.ports)
         raise ConfigError(f"{path}.target", f"Service '{service_name}' has no port '{port_ref}'; its ports: {known}")
+    entry_nodes: tuple[int, ...] = ()
     if client.location == "external":
         if not service.type.reachable_from_outside:
             raise ConfigError(
@@ -108,14 +162,24 @@ def build_client(client: ClientConfig, services: tuple[Service, ...], deployment
                 f"Service '{service_name}' is {service.type.value}, reachable only inside the cluster: "
                 "use location: in-cluster, or make the Service type NodePort or LoadBalancer",
             )
-        raise ConfigError(f"{path}.location", "external clients (NodePort/LoadBalancer paths) are not simulated yet; use location: in-cluster")
-    from_deployment = None
-    if client.from_ is not None:
-        from_deployment = client.from_.split("/", 1)[1]
-        names = [d.name for d in deployments]
-        if from_deployment not in names:
-            raise ConfigError(f"{path}.from", f"no Deployment named '{from_deployment}'{did_you_mean(from_deployment, names)}")
-    return ClientSpec(
+        if client.discovery != "dns":
+            raise ConfigError(f"{path}.discovery", "an external client finds the Service by node or LB address, not by env vars; remove discovery")
+        if client.entry_nodes is not None:
+            node_names = [n.name for n in nodes]
+            for i, node in enumerate(client.entry_nodes):
+                if node not in node_names:
+                    raise ConfigError(f"{path}.entry_nodes.{i}", f"no node named '{node}'{did_you_mean(node, node_names)}")
+            if not client.entry_nodes:
+                raise ConfigError(f"{path}.entry_nodes", "name at least one node, or leave entry_nodes out for all nodes")
+            entry_nodes = tuple(node_names.index(n) for n in client.entry_nodes)
+        elif service.type is ServiceType.NODE_PORT:
+            entry_nodes = tuple(range(len(nodes)))
+        queries = 0  # the user's resolver, outside the cluster, is not modelled
+    elif client.entry_nodes is not None:
+        raise ConfigError(f"{path}.entry_nodes", "only external clients enter at nodes; an in-cluster client uses its own node")
+    if client.discovery == "env":
+        queries = 0
+    return _spec.ClientSpec(
         name=client.name,
         location=client.location,
         service=service.name,
@@ -123,7 +187,152 @@ def build_client(client: ClientConfig, services: tuple[Service, ...], deployment
         from_deployment=from_deployment,
         rate=client.arrival.rate,
         timeout=client.timeout,
+        discovery=client.discovery,
+        namespace=namespace,
+        dns_queries=queries,
+        dns_nx_queries=nx_queries,
+        entry_nodes=entry_nodes,
+        source_ips=client.source_ips if client.location == "external" else 1,
+        connections=client.connections,
+        request_bytes=client.request_bytes,
+        response_bytes=client.response_bytes,
     )
+
+
+def _plain(value: Any) -> Any:
+    """Dataclasses and distributions as plain JSON-ready data (for manifest.json)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json", by_alias=True)
+    return value
+
+
+def build_load_balancer(config: LoadBalancerConfig) -> LoadBalancerSpec:
+    """The provider's preset (presets.py, k8s-facts §4) with every field given in ``config`` overriding it."""
+    preset = PRESETS[config.provider]
+    path = "cluster.load_balancer"
+
+    def check(which: str) -> HealthCheckSpec:
+        interval, timeout, healthy, unhealthy = preset[which]
+        given = config.health_check
+        hc = _spec.HealthCheckSpec(
+            interval=given.interval if given.interval is not None else interval,
+            timeout=given.timeout if given.timeout is not None else timeout,
+            healthy_threshold=given.healthy_threshold if given.healthy_threshold is not None else healthy,
+            unhealthy_threshold=given.unhealthy_threshold if given.unhealthy_threshold is not None else unhealthy,
+        )
+        if hc.timeout > hc.interval:
+            raise ConfigError(f"{path}.health_check.timeout", f"{hc.timeout:g}s is longer than the interval {hc.interval:g}s; cloud LBs require timeout <= interval")
+        return hc
+
+    size = config.maglev_table_size if config.maglev_table_size is not None else DEFAULT_MAGLEV_TABLE_SIZE
+    if not is_prime(size):
+        raise ConfigError(f"{path}.maglev_table_size", f"{size} is not prime; Maglev needs a prime table size (e.g. 65537, 16381, 655373)")
+
+    def pick(field: str) -> Any:
+        value = getattr(config, field)
+        return preset[field] if value is None else value
+
+    latency = config.latency if config.latency is not None else LoadBalancerConfig(latency=preset["latency"]).latency
+    return _spec.LoadBalancerSpec(
+        provider=config.provider,
+        algorithm=pick("algorithm"),
+        latency=latency,
+        cross_zone=pick("cross_zone"),
+        target_type=pick("target_type"),
+        maglev_table_size=size,
+        preserves_client_ip=pick("preserves_client_ip"),
+        cluster_health_check=check("cluster"),
+        local_health_check=check("local"),
+    )
+
+
+def build_external_hosts(config: ExperimentConfig, services: tuple[Service, ...]) -> dict[str, Any]:
+    """Each ExternalName Service's outside host service time: ``external_hosts`` by host name or Service name."""
+    external = [s for s in services if s.type is ServiceType.EXTERNAL_NAME]
+    known = {s.external_name for s in external} | {s.name for s in external}
+    for key in config.external_hosts:
+        if key not in known:
+            raise ConfigError(
+                f"external_hosts.{key}",
+                f"no ExternalName Service is named or points at '{key}'{did_you_mean(key, known)}; key it by the Service name or its spec.externalName",
+            )
+    default = ExternalHostConfig()
+    return {
+        s.name: config.external_hosts.get(str(s.external_name), config.external_hosts.get(s.name, default)).service_time
+        for s in external
+    }
+
+
+def build_churn(
+    config: ExperimentConfig, services: list[Service], warnings: list[str]
+) -> tuple[tuple[Service, ...], tuple[ChurnEventSpec, ...], dict[str, float]]:
+    """``deferred:`` manifests and the ``churn:`` events that apply them.
+
+    Returns the deferred Services, the events in time order, and when each deferred
+    Service comes to exist (``inf`` when no event applies it).
+    """
+    objects = read_objects(config.deferred, ["deferred"] * len(config.deferred))
+    warnings.extend(objects.warnings)
+    if objects.deployments:
+        raise ConfigError(f"deferred.Deployment/{objects.deployments[0].name}", "only Services can be deferred and applied by churn so far")
+    present = {s.name for s in services}
+    for service in objects.services:
+        if service.name in present:
+            raise ConfigError(f"deferred.Service/{service.name}", "also under manifests: an object is either there from the start or deferred")
+    keys = [object_key(d) for d in config.deferred]
+    created_at = {s.name: math.inf for s in objects.services}
+    events = []
+    for i, event in enumerate(config.churn):
+        if event.apply not in keys:
+            raise ConfigError(f"churn.{i}.apply", f"no deferred manifest {event.apply}{did_you_mean(event.apply, keys)}; churn applies manifests listed under deferred:")
+        name = event.apply.split("/", 1)[1]
+        if created_at[name] < math.inf:
+            raise ConfigError(f"churn.{i}.apply", f"{event.apply} is applied twice")
+        created_at[name] = event.at
+        events.append(_spec.ChurnEventSpec(at=event.at, action="apply", kind="Service", name=name))
+    for name, at in created_at.items():
+        if at == math.inf:
+            warnings.append(f"deferred Service/{name} is never applied by churn:, so it never exists")
+    return tuple(objects.services), tuple(sorted(events, key=lambda e: e.at)), created_at
+
+
+def allocate_node_ports(services: tuple[Service, ...], node_ports: tuple[int, int]) -> tuple[Service, ...]:
+    """Check the nodePorts manifests give, then allocate the rest, as the API server does.
+
+    NodePort and LoadBalancer Services get a nodePort per port, LoadBalancer +
+    ``externalTrafficPolicy: Local`` also a ``healthCheckNodePort``. The API server
+    picks free ports at random; netsim takes the lowest free one, so runs are
+    reproducible (the number itself changes no traffic).
+    """
+    check_node_ports(services, node_ports)
+    low, high = node_ports
+    used = {p.node_port for s in services for p in s.ports if p.node_port is not None}
+    used |= {s.health_check_node_port for s in services if s.health_check_node_port is not None}
+    candidates = iter(range(low, high + 1))
+
+    def take(path: str) -> int:
+        for port in candidates:
+            if port not in used:
+                used.add(port)
+                return port
+        raise ConfigError(path, f"the node-port range {low}-{high} is exhausted; widen cluster.node_port_range or use fewer NodePort Services")
+
+    out = []
+    for service in services:
+        if not service.type.reachable_from_outside:
+            out.append(service)
+            continue
+        ports = tuple(
+            p if p.node_port is not None else dataclasses.replace(p, node_port=take(f"Service/{service.name}.spec.ports.{j}.nodePort"))
+            for j, p in enumerate(service.ports)
+        )
+        health = service.health_check_node_port
+        if health is None and service.type is ServiceType.LOAD_BALANCER and service.external_traffic_policy is TrafficPolicy.LOCAL:
+            health = take(f"Service/{service.name}.spec.healthCheckNodePort")
+        out.append(dataclasses.replace(service, ports=ports, health_check_node_port=health))
+    return tuple(out)
 
 
 def check_node_ports(services: tuple[Service, ...], node_ports: tuple[int, int]) -> None:
@@ -142,6 +351,14 @@ def check_node_ports(services: tuple[Service, ...], node_ports: tuple[int, int])
             if port.node_port in used:
                 raise ConfigError(path, f"{port.node_port} is already used by Service/{used[port.node_port]}; pick another or leave it out to allocate one")
             used[port.node_port] = service.name
+        health = service.health_check_node_port
+        if health is not None:
+            path = f"Service/{service.name}.spec.healthCheckNodePort"
+            if not low <= health <= high:
+                raise ConfigError(path, f"{health} is outside the node-port range {low}-{high}; pick a port in it, or leave it out to allocate one")
+            if health in used:
+                raise ConfigError(path, f"{health} is already used by Service/{used[health]}; pick another or leave it out to allocate one")
+            used[health] = service.name
 
 
 def _selector_warnings(services, deployments, clients) -> list[str]:  # type: ignore[no-untyped-def]
@@ -160,4 +377,34 @@ def _selector_warnings(services, deployments, clients) -> list[str]:  # type: ig
                 f"Service/{service.name}: selector {service.selector} matches no pod, so it has no endpoints: "
                 "its requests will fail as refused (check the labels in spec.template.metadata.labels)"
             )
+        else:
+            out.extend(_named_port_warnings(service, deployments, clients))
     return out
+
+
+def _named_port_warnings(service, deployments, clients) -> list[str]:  # type: ignore[no-untyped-def]
+    """A named targetPort that no selected pod declares leaves the Service port without endpoints."""
+    from netsim.k8s.manifests import resolve_target_port
+    from netsim.k8s.selectors import matches_equality
+
+    selected = [d for d in deployments if matches_equality(service.selector, d.pod_labels) and d.replicas > 0]
+    out = []
+    for port in dict.fromkeys(c.port for c in clients if c.service == service.name):
+        if isinstance(port.target_port, str) and all(resolve_target_port(port, d.container_ports) is None for d in selected):
+            out.append(
+                f"Service/{service.name}: targetPort '{port.target_port}' of port {port.port} names no {port.protocol} containerPort "
+                f"of the pods it selects ({', '.join(d.name for d in selected)}), so it has no endpoints: its requests will fail "
+                "as refused (name the port in the pod template's ports, or use a number)"
+            )
+    return out
+
+
+def _external_name_warnings(services: tuple[Service, ...]) -> list[str]:
+    return [
+        f"Service/{s.name} is ExternalName: its selector {s.selector} is ignored (a CNAME to {s.external_name} has no endpoints)"
+        for s in services
+        if s.type is ServiceType.EXTERNAL_NAME and s.selector
+    ]
+
+
+_EXTERNAL_PORT = ServicePort(port=80, target_port=80)

@@ -43,6 +43,7 @@ class NodeConfig(Section):
     name: str = Field(min_length=1)
     zone: str = Field("zone-a", min_length=1)
     labels: dict[str, str] = Field(default_factory=dict)
+    cpu: float = Field(4.0, gt=0, description="allocatable CPU cores (topology hints share endpoints by zone CPU)")
 
 
 class NodePoolConfig(Section):
@@ -50,19 +51,43 @@ class NodePoolConfig(Section):
 
     count: int = Field(ge=1)
     zones: list[str] = Field(default_factory=lambda: ["zone-a"], min_length=1)
+    cpu: float = Field(4.0, gt=0, description="allocatable CPU cores of each node")
 
 
 class NetworkConfig(Section):
     """One-way latency of a hop, by its locality. Defaults from k8s-facts.md §7 (RTT / 2)."""
 
-    same_node: Latency = Field(default_factory=lambda: coerce_distribution("15us"))
-    same_zone: Latency = Field(default_factory=lambda: coerce_distribution("125us"))
-    cross_zone: Latency = Field(default_factory=lambda: coerce_distribution("450us"))
-    internet: Latency = Field(default_factory=lambda: coerce_distribution("10ms"))
+    same_node: Latency = Field(default_factory=lambda: coerce_distribution("15us"), validate_default=True)
+    same_zone: Latency = Field(default_factory=lambda: coerce_distribution("125us"), validate_default=True)
+    cross_zone: Latency = Field(default_factory=lambda: coerce_distribution("450us"), validate_default=True)
+    internet: Latency = Field(default_factory=lambda: coerce_distribution("10ms"), validate_default=True)
 
 
 ProxyModeName = Literal["iptables", "ipvs", "nftables"]
-IpvsSchedulerName = Literal["rr"]
+IpvsSchedulerName = Literal["rr", "wrr", "lc", "wlc", "sed", "nq", "sh", "dh", "mh"]
+
+
+class FirstPacketConfig(Section):
+    """What rule evaluation adds to the first packet of a new connection (k8s-facts §1.5; docs/config.md).
+
+    iptables scans ``KUBE-SERVICES`` linearly: ``iptables + iptables_per_service × position × jitter``,
+    ``position`` this Service's place among ``background_services + Services`` rules (uniform, per node),
+    ``jitter`` lognormal with median 1. IPVS and nftables are O(1): a constant.
+    """
+
+    iptables: Duration = Field(0.0, description="constant part in iptables mode (s)")
+    iptables_per_service: Duration = Field(16.8e-9, description="scan cost per KUBE-SERVICES rule ahead of this Service (s)")
+    jitter_sigma: float = Field(0.33, ge=0, description="sigma of the lognormal jitter on the iptables scan")
+    ipvs: Duration = Field(0.0, description="constant cost of the IPVS lookup (s)")
+    nftables: Duration = Field(0.0, description="constant cost of the nftables verdict-map lookup (s)")
+
+
+class SyncCostConfig(Section):
+    """How long one kube-proxy sync takes (used when endpoints change; docs/config.md)."""
+
+    base: Duration = Field(0.005, description="fixed cost of a sync in any mode (s)")
+    iptables_per_rule: Duration = Field(10e-6, description="iptables-restore time per rule written (s)")
+    per_change: Duration = Field(50e-6, description="IPVS/nftables: time per changed Service or endpoint (s)")
 
 
 class KubeProxyConfig(Section):
@@ -70,13 +95,57 @@ class KubeProxyConfig(Section):
 
     mode: ProxyModeName = "iptables"
     ipvs_scheduler: IpvsSchedulerName = "rr"
+    sync_period: PositiveDuration = Field(30.0, description="kube-proxy syncs at least this often (s)")
+    min_sync_period: Duration = Field(1.0, description="changes within this window are batched into one sync (s)")
+    first_packet: FirstPacketConfig = Field(default_factory=FirstPacketConfig)
+    sync_cost: SyncCostConfig = Field(default_factory=SyncCostConfig)
 
 
 class DnsConfig(Section):
     """Cluster DNS (CoreDNS) as a client pod sees it."""
 
-    latency: Latency = Field(default_factory=lambda: coerce_distribution("300us"))
+    latency: Latency = Field(default_factory=lambda: coerce_distribution("300us"), validate_default=True)
     cache_ttl: Duration = Field(30.0, description="how long a client pod reuses an answer (s)")
+    ndots: int = Field(5, ge=0, le=15, description="resolv.conf ndots: names with fewer dots try the search list first")
+    search: list[str] = Field(
+        default_factory=list,
+        description="search domains after the cluster's three (<ns>.svc.cluster.local svc.cluster.local cluster.local), "
+        "e.g. the node's ec2.internal",
+    )
+    aaaa: bool = Field(False, description="the resolver asks A and AAAA for every name (queries double, in parallel)")
+    upstream_latency: Latency = Field(
+        default_factory=lambda: coerce_distribution("20ms"), validate_default=True,
+        description="CoreDNS forwarding a name outside cluster.local upstream (an ExternalName's CNAME target)",
+    )
+
+
+LoadBalancerProvider = Literal["aws-nlb", "aws-clb", "gcp", "azure", "generic"]
+LoadBalancerAlgorithm = Literal["round-robin", "flow-hash", "maglev"]
+
+
+class HealthCheckConfig(Section):
+    """An LB health check; unset fields come from the provider preset (k8s-facts §4)."""
+
+    interval: PositiveDuration | None = None
+    timeout: PositiveDuration | None = None
+    healthy_threshold: int | None = Field(None, ge=1, le=100)
+    unhealthy_threshold: int | None = Field(None, ge=1, le=100)
+
+
+class LoadBalancerConfig(Section):
+    """The cloud load balancer of ``type: LoadBalancer`` Services; unset fields come from ``provider``'s preset."""
+
+    provider: LoadBalancerProvider = "generic"
+    algorithm: LoadBalancerAlgorithm | None = None
+    latency: Latency | None = Field(None, description="the LB's own forwarding time, each direction")
+    cross_zone: bool | None = Field(None, description="may a zone's LB node send to targets in other zones")
+    target_type: Literal["instance", "ip"] | None = Field(
+        None, description="instance: nodes at the nodePort, then kube-proxy; ip: pods directly"
+    )
+    maglev_table_size: int | None = Field(None, ge=3, description="a prime; maglev lookup table size (default 65537)")
+    preserves_client_ip: bool | None = Field(None, description="passthrough (True) or proxy (False: nodes see the LB's IP)")
+    health_check: HealthCheckConfig = Field(default_factory=HealthCheckConfig)
+    """Applies to both health checks (kube-proxy's port for Cluster, healthCheckNodePort for Local)."""
 
 
 class ClusterConfig(Section):
@@ -84,6 +153,11 @@ class ClusterConfig(Section):
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     kube_proxy: KubeProxyConfig = Field(default_factory=KubeProxyConfig)
     dns: DnsConfig = Field(default_factory=DnsConfig)
+    load_balancer: LoadBalancerConfig = Field(default_factory=LoadBalancerConfig)
+    background_services: int = Field(
+        0, ge=0, description="other Services in the cluster: their iptables rules, not their traffic"
+    )
+    cross_zone_cost_per_gb: float = Field(0.01, ge=0, description="USD per GB, charged in each direction (sender and receiver)")
     node_port_range: str = Field("30000-32767", description="the API server's --service-node-port-range")
 
     @field_validator("nodes", mode="before")
@@ -120,6 +194,30 @@ class ArrivalConfig(Section):
     rate: float = Field(gt=0, description="requests per second, in total over the client's pods")
 
 
+ConnectionMode = Literal["per-request", "keep-alive", "multiplexed"]
+
+
+class ConnectionsConfig(Section):
+    """How a client pod reuses connections (kube-proxy balances connections, not requests).
+
+    ``per-request``: a new connection (endpoint choice, first-packet cost) for every request.
+    ``keep-alive`` (HTTP/1.1): up to ``pool`` connections per client pod, one request in flight
+    on each; requests wait for a free one. ``multiplexed`` (HTTP/2, gRPC): all requests share
+    ``pool`` connections. A connection is replaced (a new endpoint choice) after
+    ``max_requests`` requests or ``max_lifetime`` seconds, when set.
+    """
+
+    mode: ConnectionMode = "per-request"
+    pool: int = Field(1, ge=1, description="connections per client pod (keep-alive, multiplexed)")
+    max_requests: int | None = Field(None, ge=1, description="close a connection after this many requests")
+    max_lifetime: PositiveDuration | None = Field(None, description="close a connection this long after it opened (s)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"mode": value} if isinstance(value, str) else value
+
+
 class ClientConfig(Section):
     """Who sends traffic, from where, to which Service."""
 
@@ -129,6 +227,18 @@ class ClientConfig(Section):
     from_: str | None = Field(None, alias="from", description="Deployment/<name>: run in that Deployment's pods")
     arrival: ArrivalConfig
     timeout: PositiveDuration = Field(30.0, description="the client gives up after this long (s)")
+    discovery: Literal["dns", "env"] = Field(
+        "dns", description="how an in-cluster client finds the Service: cluster DNS, or the env vars kubelet injected at pod start"
+    )
+    entry_nodes: list[str] | None = Field(
+        None, description="external clients of a NodePort Service: the nodes they connect to (default: all nodes)"
+    )
+    source_ips: int = Field(
+        100, ge=1, description="external clients: how many distinct client addresses the requests come from"
+    )
+    connections: ConnectionsConfig = Field(default_factory=ConnectionsConfig)
+    request_bytes: int = Field(1000, ge=0, description="bytes a request carries on the wire (cross-zone cost)")
+    response_bytes: int = Field(10000, ge=0, description="bytes a response carries on the wire (cross-zone cost)")
 
     @field_validator("from_")
     @classmethod
@@ -136,6 +246,21 @@ class ClientConfig(Section):
         if value is not None and not value.startswith("Deployment/"):
             raise ValueError(f"'{value}' must name a Deployment as Deployment/<name>")
         return value
+
+
+class ExternalHostConfig(Section):
+    """A host outside the cluster (an ExternalName target): a pure delay, its capacity is not modelled."""
+
+    service_time: Latency = Field(
+        default_factory=lambda: coerce_distribution({"distribution": "exponential", "mean": "20ms"}), validate_default=True
+    )
+
+
+class ChurnConfig(Section):
+    """One timed change to the cluster (``churn:``)."""
+
+    at: Duration = Field(description="simulated time of the change (s)")
+    apply: str = Field(min_length=1, description="Kind/name of a manifest under deferred: to create at that time")
 
 
 class ScenarioConfig(Section):
@@ -155,6 +280,18 @@ class ExperimentConfig(Section):
     workloads: dict[str, WorkloadConfig] = Field(default_factory=dict)
     clients: list[ClientConfig] = Field(min_length=1)
     scenarios: list[ScenarioConfig] = Field(default_factory=list)
+    external_hosts: dict[str, ExternalHostConfig] = Field(
+        default_factory=dict, description="keyed by externalName host or by Service name: outside hosts' service times"
+    )
+    deferred: list[dict[str, Any]] = Field(
+        default_factory=list, description="manifests that do not exist at the start; churn: applies them"
+    )
+    churn: list[ChurnConfig] = Field(default_factory=list)
+    vary: dict[str, Annotated[list[Any], Field(min_length=1)]] = Field(
+        default_factory=dict,
+        description="dotted path -> list of values: a cartesian sweep; each combination is a scenario (crossed with scenarios)",
+    )
+    compare_to: str | None = Field(None, description="the reference scenario of comparison.csv (default: the first scenario)")
 
     @model_validator(mode="after")
     def _unique_names(self) -> ExperimentConfig:

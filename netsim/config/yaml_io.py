@@ -47,7 +47,12 @@ def parse_yaml_value(text: str, where: str) -> Any:
     try:
         return yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
-        raise _yaml_error(where, exc) from None
+        if isinstance(exc, yaml.constructor.ConstructorError):
+            raise _yaml_error(where, exc) from None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(
+            where, f"the value '{text}' is not valid YAML ({problem}); close its brackets or quote it, e.g. --set 'PATH={{a: 1}}'"
+        ) from None
 
 
 def _read_text(path: str | Path) -> str:

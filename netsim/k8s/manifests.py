@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netsim.errors import ConfigError, did_you_mean, one_of
+from netsim.k8s.autoscaling import HorizontalPodAutoscaler, read_hpa
 from netsim.k8s.objects import ContainerPort, Deployment, Service, ServicePort, ServiceType, TrafficPolicy
+from netsim.k8s.pod_template import read_min_ready_seconds, read_pod_template, read_strategy
 from netsim.k8s.selectors import matches_label_selector
 
-MODELLED_KINDS = ("Deployment", "Service")
+MODELLED_KINDS = ("Deployment", "Service", "HorizontalPodAutoscaler")
 
 
 @dataclass
@@ -27,6 +29,7 @@ class Objects:
 
     deployments: list[Deployment] = field(default_factory=list)
     services: list[Service] = field(default_factory=list)
+    autoscalers: list[HorizontalPodAutoscaler] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -57,6 +60,8 @@ def read_objects(docs: Sequence[Any], sources: Sequence[str] | None = None) -> O
             out.deployments.append(read_deployment(doc))
         elif kind == "Service":
             out.services.append(read_service(doc))
+        elif kind == "HorizontalPodAutoscaler":
+            out.autoscalers.append(read_hpa(doc))
         else:
             skipped[(source, kind)].append(str(meta["name"]))
     for (source, kind), names in skipped.items():
@@ -133,6 +138,12 @@ def read_service(doc: Mapping[str, Any]) -> Service:
     etp = _policy(spec, spec_path, "externalTrafficPolicy")
     if "externalTrafficPolicy" in spec and not svc_type.reachable_from_outside:
         raise ConfigError(f"{spec_path}.externalTrafficPolicy", "may only be set for NodePort and LoadBalancer Services")
+    affinity, timeout = _session_affinity(spec, spec_path)
+    health_port = spec.get("healthCheckNodePort")
+    if health_port is not None:
+        health_port = _port_number(health_port, f"{spec_path}.healthCheckNodePort")
+        if svc_type is not ServiceType.LOAD_BALANCER or etp is not TrafficPolicy.LOCAL:
+            raise ConfigError(f"{spec_path}.healthCheckNodePort", "only a LoadBalancer Service with externalTrafficPolicy: Local has one")
     return Service(
         name=str(meta["name"]),
         namespace=str(meta.get("namespace", "default")),
@@ -141,10 +152,54 @@ def read_service(doc: Mapping[str, Any]) -> Service:
         ports=tuple(ports),
         external_traffic_policy=etp,
         internal_traffic_policy=_policy(spec, spec_path, "internalTrafficPolicy"),
-        session_affinity=str(spec.get("sessionAffinity", "None")),
+        session_affinity=affinity,
+        affinity_timeout_s=timeout,
         external_name=str(external_name) if external_name else None,
+        health_check_node_port=health_port,
         labels=dict(meta.get("labels") or {}),
+        traffic_distribution=_traffic_distribution(spec, spec_path),
+        topology_mode=_topology_mode(meta),
     )
+
+
+TRAFFIC_DISTRIBUTIONS = ("PreferClose", "PreferSameZone", "PreferSameNode")
+TOPOLOGY_MODE_ANNOTATION = "service.kubernetes.io/topology-mode"
+LEGACY_HINTS_ANNOTATION = "service.kubernetes.io/topology-aware-hints"
+
+
+def _traffic_distribution(spec: Mapping[str, Any], path: str) -> str | None:
+    """``spec.trafficDistribution``; ``PreferSameZone`` (1.33) is the new name of ``PreferClose``."""
+    value = spec.get("trafficDistribution")
+    if value is None:
+        return None
+    if value not in TRAFFIC_DISTRIBUTIONS:
+        raise ConfigError(
+            f"{path}.trafficDistribution",
+            f"unknown value {value!r}{did_you_mean(str(value), TRAFFIC_DISTRIBUTIONS)}; use one of {one_of(TRAFFIC_DISTRIBUTIONS)}",
+        )
+    return "PreferClose" if value == "PreferSameZone" else str(value)
+
+
+def _topology_mode(meta: Mapping[str, Any]) -> str | None:
+    """The topology-aware routing annotation (``Auto``), or its pre-1.27 name ``topology-aware-hints: auto``."""
+    annotations = meta.get("annotations") or {}
+    if not isinstance(annotations, Mapping):
+        return None
+    value = annotations.get(TOPOLOGY_MODE_ANNOTATION, annotations.get(LEGACY_HINTS_ANNOTATION))
+    return None if value is None else str(value).capitalize()
+
+
+def _session_affinity(spec: Mapping[str, Any], path: str) -> tuple[str, float]:
+    """``sessionAffinity`` (None | ClientIP) and ``sessionAffinityConfig.clientIP.timeoutSeconds`` (default 10800)."""
+    value = spec.get("sessionAffinity", "None")
+    if value not in ("None", "ClientIP"):
+        raise ConfigError(f"{path}.sessionAffinity", f"'{value}' is not a session affinity; use 'None' or 'ClientIP'")
+    config = spec.get("sessionAffinityConfig") or {}
+    client_ip = config.get("clientIP") if isinstance(config, Mapping) else None
+    timeout = (client_ip or {}).get("timeoutSeconds", 10800) if isinstance(client_ip, Mapping) or client_ip is None else None
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or not 0 < timeout <= 86400:
+        raise ConfigError(f"{path}.sessionAffinityConfig.clientIP.timeoutSeconds", f"must be an integer in 1..86400 seconds, got {timeout!r}")
+    return str(value), float(timeout)
 
 
 def _policy(spec: Mapping[str, Any], path: str, key: str) -> TrafficPolicy:
@@ -194,6 +249,9 @@ def read_deployment(doc: Mapping[str, Any]) -> Deployment:
         container_ports=tuple(ports),
         node_name=_get(pod, pod_path, "nodeName", str, None),
         node_selector={str(k): str(v) for k, v in node_selector.items()},
+        template=read_pod_template(pod, pod_path),
+        strategy=read_strategy(spec, path),
+        min_ready_seconds=read_min_ready_seconds(spec, path),
     )
 
 

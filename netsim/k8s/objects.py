@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from netsim.k8s.pod_template import DeploymentStrategy, PodTemplate
+
 
 class ServiceType(StrEnum):
     """``spec.type`` of a Service."""
@@ -60,8 +62,17 @@ class Service:
     external_traffic_policy: TrafficPolicy = TrafficPolicy.CLUSTER
     internal_traffic_policy: TrafficPolicy = TrafficPolicy.CLUSTER
     session_affinity: str = "None"
+    """``None`` or ``ClientIP``."""
+    affinity_timeout_s: float = 10800.0
+    """``sessionAffinityConfig.clientIP.timeoutSeconds`` (k8s-facts §3: default 10800 s)."""
     external_name: str | None = None
+    health_check_node_port: int | None = None
+    """``spec.healthCheckNodePort``: LoadBalancer + ``externalTrafficPolicy: Local`` only."""
     labels: dict[str, str] = field(default_factory=dict)
+    traffic_distribution: str | None = None
+    """``spec.trafficDistribution``: ``PreferClose`` keeps traffic in the client's zone while it has endpoints."""
+    topology_mode: str | None = None
+    """Annotation ``service.kubernetes.io/topology-mode`` (``Auto``: zone hints in proportion to zone CPU)."""
 
     def port_named(self, ref: str | int | None) -> ServicePort | None:
         """The port a client means by ``ref`` (number, name, or None for the first)."""
@@ -75,7 +86,11 @@ class Service:
 
 @dataclass(frozen=True)
 class Deployment:
-    """A Deployment and its pod template, as far as placement and endpoints go."""
+    """A Deployment and its pod template, as far as placement, endpoints and pod lifecycle go.
+
+    ``template`` holds the probes, preStop hooks, grace period and CPU requests;
+    ``strategy`` and ``min_ready_seconds`` drive rollouts (:mod:`netsim.k8s.rollout`).
+    """
 
     name: str
     namespace: str
@@ -85,3 +100,6 @@ class Deployment:
     container_ports: tuple[ContainerPort, ...]
     node_name: str | None = None
     node_selector: dict[str, str] = field(default_factory=dict)
+    template: PodTemplate = field(default_factory=PodTemplate)
+    strategy: DeploymentStrategy = field(default_factory=DeploymentStrategy)
+    min_ready_seconds: float = 0.0

@@ -78,6 +78,15 @@ class Client:
         self.generated = 0
         self.in_flight = 0
         self.on_idle: Callable[[], None] | None = None
+        # Set by the World for other entry paths (model/entry.py): what the ``entry_hops`` and
+        # ``client_ip_preserved`` columns say, and why no endpoint was found (traffic policy Local).
+        self.entry_hops = 0
+        self.ip_preserved = 1
+        self.why_no_endpoint: Callable[[Request], Outcome] = lambda request: Outcome.REFUSED
+        # Connections (model/connections.py): the id recorded with the request (-1: a connection of
+        # its own, per-request), and per node the first-packet cost of a new connection (None: free).
+        self.connection = -1
+        self.first_packet: list[Callable[[], float]] | None = None
 
     def start(self) -> None:
         self._refill()
@@ -125,7 +134,7 @@ class Client:
         """The client's node's kube-proxy picks the endpoint; the request crosses to its node."""
         pod_index = self._pickers[request.node]()
         if pod_index < 0:
-            self.finish(request, Outcome.REFUSED)
+            self.finish(request, self.why_no_endpoint(request))
             return
         pod = self._pods[pod_index]
         if self._hops_free:
@@ -133,6 +142,8 @@ class Client:
             return
         request.pod = pod
         hop = self._network.delay(request.node, pod.node)
+        if self.first_packet is not None:  # a new connection: its first packet pays for rule evaluation
+            hop += self.first_packet[request.node]()
         if hop > 0.0:
             self._schedule(Wakeup(self.env, pod.accept, request), NORMAL, hop)
         else:
@@ -159,7 +170,8 @@ class Client:
         pod = request.pod
         self._record((
             self.index, request.client_pod, self.service, request.node, -1 if pod is None else pod.index,
-            request.t_issue, latency, outcome, request.dns_queries,
+            request.t_issue, latency, outcome, request.dns_queries, self.entry_hops, self.ip_preserved,
+            self.connection,
         ))
         self.in_flight -= 1
         if self.in_flight == 0 and now >= self.stop_at:

@@ -50,6 +50,10 @@ class Network:
         """One-way latency of a hop from node ``src`` to node ``dst``."""
         return self._samplers[self.locality[src][dst]]()
 
+    def delay_of(self, locality: int) -> float:
+        """One-way latency of a hop of the given :class:`Locality` (e.g. ``INTERNET``, or LB to node)."""
+        return self._samplers[locality]()
+
     def is_free(self) -> bool:
         """True when no in-cluster hop costs anything (lets callers skip scheduling hops)."""
         return all(self.zero[:3])

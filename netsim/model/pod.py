@@ -22,7 +22,7 @@ from netsim.model.request import Outcome, Request
 class Pod:
     __slots__ = (
         "env", "index", "name", "deployment", "node", "labels", "concurrency", "queue_limit",
-        "busy", "queue", "_service_time", "_queue", "_eid", "served",
+        "busy", "queue", "_service_time", "_queue", "_eid", "served", "gone",
     )
 
     def __init__(
@@ -51,6 +51,8 @@ class Pod:
         self._queue = env._queue  # SimPy's event heap, pushed to directly (see model/events.py)
         self._eid = env._eid
         self.served = 0
+        self.gone = False
+        """The pod was deleted: connections pinned to it by conntrack fail (model/connections.py)."""
 
     def accept(self, request: Request) -> None:
         """A request arrives at the pod's port."""

@@ -20,6 +20,12 @@ class Outcome(IntEnum):
     """The pod's waiting room (``queue_limit``) was full: the server answered 503."""
     TIMEOUT = 3
     """The client gave up after its ``timeout``."""
+    NO_LOCAL_ENDPOINT = 4
+    """A traffic policy ``Local`` found no ready endpoint on the node: kube-proxy dropped it.
+
+    (The client would see a connect timeout; netsim ends the request when it is dropped.)"""
+    DISCOVERY = 5
+    """The client could not find the Service: NXDOMAIN, or no env var (the pod is older than the Service)."""
 
     @property
     def column(self) -> str:
@@ -29,7 +35,7 @@ class Outcome(IntEnum):
 class Request:
     """What travels: who sent it, where it entered, which pod took it, when it started."""
 
-    __slots__ = ("client", "client_pod", "dns_queries", "node", "pod", "t_issue")
+    __slots__ = ("client", "client_pod", "dns_queries", "node", "pod", "t_issue", "via", "source", "conn")
 
     def __init__(self, client: Any, client_pod: int, node: int, t_issue: float) -> None:
         self.client = client
@@ -38,3 +44,5 @@ class Request:
         self.t_issue = t_issue
         self.pod: Any = None
         self.dns_queries = 0
+        # External paths only (set there, never read on the in-cluster path):
+        # ``via`` the LB zone front end it passed (-1: none); ``source`` the client IP kube-proxy sees.

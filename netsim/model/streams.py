@@ -14,7 +14,7 @@ import zlib
 
 import numpy as np
 
-CONCERNS = ("arrivals", "service", "routing", "network", "dns", "churn")
+CONCERNS = ("arrivals", "service", "routing", "network", "dns", "churn", "health")
 
 
 class Streams:

@@ -1,0 +1,108 @@
+"""Where runs execute: in this process, in a local process pool, or on a Dask cluster.
+
+Every executor has one shape: :func:`run_all` calls ``fn`` on each item and
+yields ``(index, value)`` as each finishes, in completion order; ``value`` is
+the exception when the call could not complete (a worker process died). The
+caller decides what order results end up in, so results never depend on the
+executor or on the number of workers — each run carries its own seeds.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import re
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any, TypeVar
+
+from netsim.errors import ConfigError, one_of
+
+T = TypeVar("T")
+EXECUTORS = ("local", "dask")
+_ADDRESS = re.compile(r"^(tcp|tls|ws|wss|ucx|inproc)://\S+$")
+
+
+def check_options(executor: str, jobs: int | None, address: str | None) -> None:
+    """Refuse impossible combinations with a message that says what to do instead."""
+    if executor not in EXECUTORS:
+        raise ConfigError("--executor", f"unknown executor '{executor}'; use one of {one_of(EXECUTORS)}")
+    if jobs is not None and jobs < 1:
+        raise ConfigError("--jobs", f"must be 1 or more, got {jobs}")
+    if address is not None:
+        if executor != "dask":
+            raise ConfigError("--address", "a scheduler address needs --executor dask; add it, or drop --address to run locally")
+        if not _ADDRESS.match(address):
+            raise ConfigError("--address", f"'{address}' is not a Dask scheduler address; write it like tcp://scheduler:8786")
+
+
+def run_all(
+    fn: Callable[[Any], T], items: Sequence[Any], *, executor: str = "local", jobs: int | None = None, address: str | None = None
+) -> Iterator[tuple[int, T | BaseException]]:
+    """``fn(item)`` for every item; yields ``(index, result or exception)`` as each finishes."""
+    check_options(executor, jobs, address)
+    if not items:
+        return iter(())
+    if executor == "dask":
+        return _on_dask(fn, items, jobs, address)
+    if (jobs or 1) == 1 or len(items) == 1:
+        return ((i, fn(item)) for i, item in enumerate(items))
+    return _in_processes(fn, items, jobs or 1)
+
+
+def _in_processes(fn: Callable[[Any], T], items: Sequence[Any], jobs: int) -> Iterator[tuple[int, T | BaseException]]:
+    # Spawned, not forked: no state leaks from the parent, and the same on every platform (style.md §8).
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(items)), mp_context=multiprocessing.get_context("spawn"))
+    try:
+        futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
+        for future in as_completed(futures):
+            try:
+                value: T | BaseException = future.result()
+            except Exception as exc:  # BrokenProcessPool: a worker died; its runs are reported, not lost silently
+                value = exc
+            yield futures[future], value
+    except BaseException:
+        # Ctrl-C or the caller stopped early: drop queued runs, do not wait for those in flight.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+
+
+def _on_dask(fn: Callable[[Any], T], items: Sequence[Any], jobs: int | None, address: str | None) -> Iterator[tuple[int, T | BaseException]]:
+    try:
+        from distributed import Client, LocalCluster
+        from distributed import as_completed as dask_completed
+    except ImportError:
+        raise ConfigError("--executor", "dask is not installed; install it with: pip install 'netsim[dask]'") from None
+    cluster = None
+    if address:
+        try:
+            client = Client(address, timeout="10s")
+        except (OSError, TimeoutError) as exc:
+            raise ConfigError(
+                "--address", f"cannot reach a Dask scheduler at {address} ({exc}); check the address, or leave it out for a local cluster"
+            ) from None
+    else:
+        workers = jobs or os.cpu_count() or 1
+        cluster = LocalCluster(
+            n_workers=min(workers, len(items)), threads_per_worker=1, dashboard_address=None, silence_logs=logging.ERROR
+        )
+        client = Client(cluster)
+    futures = []
+    try:
+        futures = [client.submit(fn, item, pure=False) for item in items]
+        index = {future.key: i for i, future in enumerate(futures)}
+        for future in dask_completed(futures):
+            try:
+                value: T | BaseException = future.result()
+            except Exception as exc:  # KilledWorker: a run crashed its worker more than once
+                value = exc
+            future.release()
+            yield index[future.key], value
+    finally:
+        if futures:
+            client.cancel(futures)
+        client.close()
+        if cluster is not None:
+            cluster.close()

@@ -1,0 +1,253 @@
+"""The report's figures, drawn from the result tables (matplotlib only reads DataFrames).
+
+Each function takes tables and returns a :class:`matplotlib.figure.Figure`, or
+None when the tables hold nothing to draw. Figures are built without pyplot, so
+no global state and no GUI backend: :func:`png` renders with Agg.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from netsim.metrics import KEYS, ci95_halfwidth
+
+MAX_PANELS = 12
+
+
+def png(figure: Figure) -> bytes:
+    """The figure as PNG bytes."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def colors(scenarios: Sequence[str]) -> dict[str, tuple[float, ...]]:
+    """One colour per scenario, the same in every figure."""
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10" if len(scenarios) <= 10 else "tab20" if len(scenarios) <= 20 else "viridis"]
+    n = len(scenarios)
+    return {s: cmap(i if n <= 20 else i / max(n - 1, 1)) for i, s in enumerate(scenarios)}
+
+
+def _label(scenario: str, client: str, service: str, several_keys: bool) -> str:
+    return f"{scenario} ({client}→{service})" if several_keys else scenario
+
+
+def latency_bars(summary: pd.DataFrame, reference: str | None = None) -> Figure | None:
+    """Mean and p99 latency per scenario with 95 % CIs: which configuration is faster, and by how much."""
+    if summary.empty or summary["latency_mean_ms"].isna().all():
+        return None
+    several = summary[["client", "service"]].drop_duplicates().shape[0] > 1
+    labels = [_label(*k, several) + (" (reference)" if k[0] == reference else "") for k in summary[KEYS].itertuples(index=False)]
+    palette = colors(list(dict.fromkeys(summary["scenario"])))
+    bar_colors = [palette[s] for s in summary["scenario"]]
+    y = np.arange(len(summary))[::-1]
+    fig = Figure(figsize=(11, 1.4 + 0.45 * len(summary)), layout="constrained")
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, column, title in ((axes[0], "latency_mean_ms", "mean latency"), (axes[1], "latency_p99_ms", "p99 latency")):
+        values = summary[column].to_numpy(dtype=float)
+        ci = summary.get(f"{column}_ci95", pd.Series(np.nan, index=summary.index)).to_numpy(dtype=float)
+        ax.barh(y, values, xerr=np.nan_to_num(ci), color=bar_colors, capsize=3, alpha=0.85)
+        for yi, v, c in zip(y, values, np.nan_to_num(ci), strict=True):
+            if np.isfinite(v):
+                ax.text(v + c, yi, f"  {v:.3g}", va="center", ha="left", fontsize=8)
+        ax.set_title(f"{title} (ms), error bars: 95 % CI")
+        ax.set_xlabel("latency (ms)")
+        ax.set_xlim(0, np.nanmax(values + np.nan_to_num(ci)) * 1.2)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(y, labels)
+    fig.suptitle("Latency by scenario (lower is better)")
+    return fig
+
+
+def latency_cdf(latency: pd.DataFrame, scenarios: Sequence[str] | None = None) -> Figure | None:
+    """Latency CDF per scenario (log x), and the tail (1 − CDF, log y) where p99 and p99.9 differ."""
+    if latency.empty:
+        return None
+    pooled = latency.groupby([*KEYS, "le_ms"], sort=False)["count"].sum().reset_index()
+    order = list(scenarios) if scenarios else list(dict.fromkeys(pooled["scenario"]))
+    palette = colors(order)
+    several = pooled[["client", "service"]].drop_duplicates().shape[0] > 1
+    fig = Figure(figsize=(11, 4.4), layout="constrained")
+    cdf_ax, tail_ax = fig.subplots(1, 2)
+    styles = ["-", "--", ":", "-."]
+    keys = list(dict.fromkeys(map(tuple, pooled[["client", "service"]].to_numpy())))
+    for scenario in order:
+        for k, (client, service) in enumerate(keys):
+            part = pooled[(pooled["scenario"] == scenario) & (pooled["client"] == client) & (pooled["service"] == service)]
+            if part.empty:
+                continue
+            part = part.sort_values("le_ms")
+            x = part["le_ms"].to_numpy(dtype=float)
+            counts = part["count"].to_numpy(dtype=float)
+            cdf = np.cumsum(counts) / counts.sum()
+            style = dict(color=palette[scenario], linestyle=styles[k % len(styles)], label=_label(scenario, client, service, several))
+            cdf_ax.plot(x, cdf, **style)
+            tail = 1.0 - cdf
+            keep = tail > 0
+            tail_ax.plot(x[keep], tail[keep], **style)
+    cdf_ax.set_xscale("log")
+    cdf_ax.set_ylim(0, 1.01)
+    cdf_ax.set_xlabel("latency (ms, log scale)")
+    cdf_ax.set_ylabel("fraction of requests ≤ latency")
+    cdf_ax.set_title("Latency CDF")
+    tail_ax.set_xscale("log")
+    tail_ax.set_yscale("log")
+    for q, name in ((0.5, "p50"), (0.01, "p99"), (0.001, "p99.9")):
+        tail_ax.axhline(q, color="grey", linewidth=0.7, linestyle=":")
+        tail_ax.text(1.0, q, f" {name}", transform=tail_ax.get_yaxis_transform(), va="center", fontsize=8, color="grey")
+    tail_ax.set_xlabel("latency (ms, log scale)")
+    tail_ax.set_ylabel("fraction of requests slower (log scale)")
+    tail_ax.set_title("Tail: 1 − CDF")
+    for ax in (cdf_ax, tail_ax):
+        ax.grid(which="both", alpha=0.25)
+    cdf_ax.legend(fontsize=8, loc="lower right")
+    fig.suptitle("Latency distribution, all replications pooled (OK requests)")
+    return fig
+
+
+def load_share(pods: pd.DataFrame, scenarios: Sequence[str] | None = None) -> Figure | None:
+    """Per-pod share of requests per scenario, coloured by zone, against the fair share 1/n."""
+    if pods.empty or pods["share"].isna().all():
+        return None
+    groups = list(dict.fromkeys(map(tuple, pods[["scenario", "service"]].to_numpy())))
+    if scenarios:
+        rank = {s: i for i, s in enumerate(scenarios)}
+        groups.sort(key=lambda g: rank.get(g[0], len(rank)))
+    shown = groups[:MAX_PANELS]
+    several_services = len({g[1] for g in groups}) > 1
+    columns = min(len(shown), 3)
+    rows = -(-len(shown) // columns)
+    zones = sorted(pods["zone"].astype(str).unique())
+    from matplotlib import colormaps
+
+    zone_color = {z: colormaps["Set2"](i % 8) for i, z in enumerate(zones)}
+    fig = Figure(figsize=(4.2 * columns, 3.2 * rows), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False)).ravel()
+    for ax, (scenario, service) in zip(axes, shown, strict=False):
+        part = pods[(pods["scenario"] == scenario) & (pods["service"] == service)]
+        per_pod = part.groupby("pod", sort=False).agg(
+            share=("share", "mean"), ci=("share", ci95_halfwidth), zone=("zone", "first")
+        )
+        x = np.arange(len(per_pod))
+        ax.bar(x, per_pod["share"] * 100, yerr=np.nan_to_num(per_pod["ci"].to_numpy(dtype=float)) * 100, capsize=2,
+               color=[zone_color[str(z)] for z in per_pod["zone"]])
+        ax.axhline(100 / max(len(per_pod), 1), color="black", linestyle="--", linewidth=1)
+        ax.set_xticks(x, per_pod.index, rotation=90 if len(per_pod) > 6 else 0, fontsize=7)
+        ax.set_ylabel("share of requests (%)")
+        cv = float(np.std(per_pod["share"]) / np.mean(per_pod["share"])) if len(per_pod) else float("nan")
+        ax.set_title(f"{scenario}" + (f" · {service}" if several_services else "") + f"\nload CV {cv:.2g}", fontsize=9)
+    for ax in axes[len(shown):]:
+        ax.set_visible(False)
+    handles = [_patch(zone_color[z], z) for z in zones]
+    handles.append(_line("fair share (1/pods)"))
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 6), fontsize=8)
+    extra = f" (first {MAX_PANELS} of {len(groups)})" if len(groups) > MAX_PANELS else ""
+    fig.suptitle(f"Requests per pod, mean over replications, bars coloured by zone{extra}")
+    return fig
+
+
+def cross_zone(summary: pd.DataFrame) -> Figure | None:
+    """Share of requests served in another zone (and its cost, when measured), per scenario."""
+    columns = [c for c in ("cross_zone_fraction", "cross_zone_gb", "cross_zone_cost_usd") if c in summary and summary[c].notna().any()]
+    if summary.empty or "cross_zone_fraction" not in columns:
+        return None
+    several = summary[["client", "service"]].drop_duplicates().shape[0] > 1
+    labels = [_label(*k, several) for k in summary[KEYS].itertuples(index=False)]
+    palette = colors(list(dict.fromkeys(summary["scenario"])))
+    y = np.arange(len(summary))[::-1]
+    fig = Figure(figsize=(4 + 3.5 * len(columns), 1.4 + 0.45 * len(summary)), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(columns), sharey=True))
+    titles = {"cross_zone_fraction": "requests served in another zone (%)", "cross_zone_gb": "cross-zone traffic (GB per run)",
+              "cross_zone_cost_usd": "cross-zone cost (USD per run)"}
+    for ax, column in zip(axes, columns, strict=True):
+        values = summary[column].to_numpy(dtype=float) * (100 if column == "cross_zone_fraction" else 1)
+        ax.barh(y, values, color=[palette[s] for s in summary["scenario"]], alpha=0.85)
+        for yi, v in zip(y, values, strict=True):
+            if np.isfinite(v):
+                ax.text(v, yi, f" {v:.3g}", va="center", ha="left", fontsize=8)
+        ax.set_xlim(0, np.nanmax(values) * 1.2 if np.isfinite(values).any() and np.nanmax(values) > 0 else 1)
+        ax.set_title(titles[column])
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(y, labels)
+    fig.suptitle("Cross-zone traffic (lower is cheaper)")
+    return fig
+
+
+TIME_COLUMNS = ("t_s", "time_s", "bucket_s", "start_s", "t_start_s", "bucket_start_s")
+
+
+def time_column(frame: pd.DataFrame) -> str | None:
+    """The time column of a timeline or events table (seconds)."""
+    for name in (*TIME_COLUMNS, "at_s"):
+        if name in frame:
+            return name
+    return next((c for c in frame.columns if c.endswith("_s") and pd.api.types.is_numeric_dtype(frame[c])), None)
+
+
+def timeline(timeline: pd.DataFrame, events: pd.DataFrame | None = None) -> Figure | None:
+    """Latency and errors over simulated time per scenario (mean over replications), churn events marked."""
+    t = time_column(timeline) if not timeline.empty else None
+    if t is None:
+        return None
+    latency = [c for c in ("latency_p99_ms", "latency_p50_ms", "p99_ms", "p50_ms") if c in timeline]
+    errors = [c for c in timeline.columns if c.startswith("errors")]
+    ready = next((c for c in timeline.columns if "ready" in c), None)
+    panels = [p for p in (latency, errors, [ready] if ready else []) if p]
+    if not panels:
+        return None
+    scenarios = list(dict.fromkeys(timeline["scenario"]))
+    palette = colors(scenarios)
+    fig = Figure(figsize=(11, 2.6 * len(panels) + 0.6), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(len(panels), 1, sharex=True))
+    mean = timeline.groupby(["scenario", t], sort=False).mean(numeric_only=True).reset_index()
+    for ax, columns in zip(axes, panels, strict=True):
+        for scenario in scenarios:
+            part = mean[mean["scenario"] == scenario].sort_values(t)
+            if columns is errors:
+                ax.plot(part[t], part[errors].sum(axis=1), color=palette[scenario], label=scenario)
+            else:
+                for k, column in enumerate(columns):
+                    ax.plot(part[t], part[column], color=palette[scenario], linestyle="-" if k == 0 else ":",
+                            label=f"{scenario} {column}" if len(columns) > 1 else scenario)
+        ylabel = "latency (ms)" if columns is latency else "errors per bucket" if columns is errors else "ready endpoints"
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        _mark_events(ax, events)
+    axes[0].legend(fontsize=8, ncols=2)
+    axes[-1].set_xlabel("simulated time (s)")
+    fig.suptitle("Timeline, mean over replications" + (" (dashed lines: churn events)" if events is not None and not events.empty else ""))
+    return fig
+
+
+def _mark_events(ax: object, events: pd.DataFrame | None) -> None:
+    if events is None or events.empty:
+        return
+    t = time_column(events)
+    if t is None:
+        return
+    kind = next((c for c in ("kind", "event", "action", "type") if c in events), None)
+    seen = events.drop_duplicates(subset=[t, kind] if kind else [t])
+    for _, event in seen.iterrows():
+        ax.axvline(event[t], color="black", linestyle="--", linewidth=0.8, alpha=0.6)  # type: ignore[attr-defined]
+        if kind:
+            ax.annotate(str(event[kind]), (event[t], 1.0), xycoords=("data", "axes fraction"), rotation=90,  # type: ignore[attr-defined]
+                        fontsize=7, va="top", ha="right")
+
+
+def _patch(color: tuple[float, ...], label: str) -> object:
+    from matplotlib.patches import Patch
+
+    return Patch(color=color, label=label)
+
+
+def _line(label: str) -> object:
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], color="black", linestyle="--", label=label)

@@ -1,0 +1,95 @@
+"""docs/config.md cannot silently fall behind the code.
+
+Every field of the experiment file's JSON schema (recursively), every choice a
+field allows and every output column must be mentioned in ``docs/config.md``
+(as code: in backticks). A field added to ``netsim/config/schema.py`` without a
+line in the docs fails here.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netsim import metrics
+from netsim.config.schema import BUILTIN_WORKLOAD, ExperimentConfig
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "config.md"
+
+
+@pytest.fixture(scope="module")
+def docs() -> str:
+    return DOCS.read_text(encoding="utf-8")
+
+
+def _walk(node: Any, fields: set[str], choices: set[str]) -> None:
+    if isinstance(node, dict):
+        properties = node.get("properties")
+        if isinstance(properties, dict):
+            fields.update(properties)
+        if isinstance(node.get("const"), str):
+            choices.add(node["const"])
+        if isinstance(node.get("enum"), list):
+            choices.update(v for v in node["enum"] if isinstance(v, str))
+        for value in node.values():
+            _walk(value, fields, choices)
+    elif isinstance(node, list):
+        for value in node:
+            _walk(value, fields, choices)
+
+
+def _schema_names() -> tuple[set[str], set[str]]:
+    fields: set[str] = set()
+    choices: set[str] = set()
+    _walk(ExperimentConfig.model_json_schema(by_alias=True), fields, choices)
+    return fields, choices
+
+
+def _code_spans(text: str) -> set[str]:
+    """Words that appear inside `backticks`, split on the characters that join them in examples."""
+    words: set[str] = set()
+    for span in re.findall(r"`([^`\n]+)`", text):
+        words.add(span.strip())
+        words.update(w for w in re.split(r"[\s.,:=\[\]{}()/|]+", span) if w)
+    return words
+
+
+def test_schema_walk_finds_nested_fields():
+    fields, choices = _schema_names()
+    assert {"run", "duration", "same_zone", "cache_ttl", "arrival", "rate", "shape", "p99", "from"} <= fields
+    assert {"exponential", "iptables", "in-cluster", "poisson"} <= choices
+
+
+def test_every_schema_field_is_documented(docs):
+    fields, _ = _schema_names()
+    missing = sorted(fields - _code_spans(docs))
+    assert not missing, f"docs/config.md does not mention these fields (in backticks): {missing}"
+
+
+def test_every_allowed_choice_is_documented(docs):
+    _, choices = _schema_names()
+    missing = sorted(choices - _code_spans(docs))
+    assert not missing, f"docs/config.md does not mention these allowed values (in backticks): {missing}"
+
+
+def test_builtin_workload_default_is_documented(docs):
+    for key, value in BUILTIN_WORKLOAD.items():
+        assert f"`{key}`" in docs
+        if isinstance(value, int):
+            assert f"`{key}` {value}" in docs, f"the built-in default {key}={value} is not in docs/config.md"
+
+
+def test_every_output_column_is_documented(docs):
+    spans = _code_spans(docs)
+    columns = {c for name in dir(metrics) if name.endswith("_COLUMNS") for c in getattr(metrics, name)}
+    assert {"latency_p99_ms", "jain_index", "errors_refused", "share"} <= columns
+    missing = sorted(columns - spans)
+    assert not missing, f"docs/config.md does not explain these output columns: {missing}"
+
+
+def test_the_commands_on_experiment_files_are_documented(docs):
+    for command in ("netsim run", "netsim validate", "netsim schema", "--set", "--output", "--save-requests", "--jobs"):
+        assert command in docs, command
