@@ -25,14 +25,16 @@ import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from netsim import metrics
 from netsim.recorder import RunResult
 from netsim.results import parquet_bytes, write_atomic
-from netsim.spec import RunSpec
+
+if TYPE_CHECKING:  # a worker unpickling measure() imports this module first: keep it free of the config package
+    from netsim.spec import RunSpec
 
 RECORD_FORMAT = 1
 

@@ -26,10 +26,6 @@ def _config(distribution: str | None = None, annotation: str | None = None) -> d
                       network=NET, rate=600.0, duration=4.0, warmup=0.0)
 
 
-def _zones(world_or_result, pods) -> np.ndarray:  # type: ignore[no-untyped-def]
-    return np.array([world_or_result.pods[p]["zone"] for p in pods])
-
-
 @pytest.mark.parametrize(("distribution", "annotation"), [("PreferClose", None), (None, "Auto")])
 def test_prefer_close_and_hints_keep_traffic_in_zone(distribution: str | None, annotation: str | None) -> None:
     result = simulate_one(_config(distribution, annotation))

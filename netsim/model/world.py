@@ -20,6 +20,7 @@ from netsim.k8s.objects import ServiceType, TrafficPolicy
 from netsim.k8s.selectors import matches_equality
 from netsim.model.churn import Churn
 from netsim.model.client import Client
+from netsim.model.connections import ConnectionPool
 from netsim.model.dns import ClusterDns, NoDns
 from netsim.model.entry import (
     AffinityEntry,
@@ -29,7 +30,6 @@ from netsim.model.entry import (
     discovery_guard,
     no_endpoint_outcome,
 )
-from netsim.model.connections import ConnectionPool
 from netsim.model.kube_proxy import (
     ClientIpAffinity,
     KubeProxy,
@@ -177,7 +177,7 @@ class World:
         config = scenario.cluster.kube_proxy
         rules = scenario.cluster.background_services + len(scenario.services)
         costs = []
-        for n, node in enumerate(scenario.nodes):
+        for node in scenario.nodes:
             rng = self.streams.rng("network", f"first-packet/{node.name}/{service.name}/{spec.name}")
             position = draw_rule_position(rng, rules)
             costs.append(_FirstPacket(config, position, rng))
