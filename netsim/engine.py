@@ -40,6 +40,8 @@ def simulate(run: RunSpec) -> RunResult:
         window=window,
         requests=world.recorder.columns(),
         clients=[c.name for c in scenario.clients],
+        client_entry_hops=[c.entry_hops for c in world.clients],
+        client_ip_preserved=[c.ip_preserved for c in world.clients],
         services=services,
         pods=pods,
         nodes=[{"name": n.name, "zone": n.zone} for n in scenario.nodes],

@@ -86,7 +86,7 @@ def _on_dask(fn: Callable[[Any], T], items: Sequence[Any], jobs: int | None, add
     else:
         workers = jobs or os.cpu_count() or 1
         cluster = LocalCluster(
-            n_workers=min(workers, len(items)), threads_per_worker=1, dashboard_address=None, silence_logs=logging.ERROR
+            n_workers=min(workers, len(items)), threads_per_worker=1, dashboard_address=":0", silence_logs=logging.ERROR
         )
         client = Client(cluster)
     futures = []

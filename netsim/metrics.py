@@ -118,7 +118,7 @@ def run_rows(result: RunResult) -> list[dict[str, Any]]:
             pods = all_pods[in_cluster]
             entry = req["entry_node"][mask][ok][in_cluster]
             served_nodes = pod_node[pods]
-            hops = req["entry_hops"][mask][ok].astype(np.int64)
+            hops = np.full(int(ok.sum()), result.client_entry_hops[c], dtype=np.int64)
             hops[in_cluster] += served_nodes != entry
             endpoints = np.asarray(service["endpoints"], dtype=np.int64)
             served = np.bincount(pods, minlength=len(result.pods))[endpoints] if endpoints.size else np.zeros(0)
@@ -131,7 +131,7 @@ def run_rows(result: RunResult) -> list[dict[str, Any]]:
                 "cross_node_fraction": float(np.mean(served_nodes != entry)) if pods.size else np.nan,
                 "cross_zone_fraction": float(np.mean(node_zone[served_nodes] != node_zone[entry])) if pods.size else np.nan,
                 "hops_mean": float(hops.mean()) if hops.size else np.nan,
-                "client_ip_preserved_fraction": float(req["client_ip_preserved"][mask][ok].mean()) if hops.size else np.nan,
+                "client_ip_preserved_fraction": float(result.client_ip_preserved[c]) if hops.size else np.nan,
                 "dns_queries_per_request": float(req["dns_queries"][mask].mean()) if n else np.nan,
             }
             for kind in Outcome:
@@ -271,7 +271,7 @@ def summarize(runs: pd.DataFrame, parameters: Sequence[str] = ()) -> pd.DataFram
             values = group[column]
             row[column] = int(values.sum()) if is_count(runs, column) else float(values.astype(float).mean())
         for column, ci in _CI.items():
-            row[ci] = ci95_halfwidth(group[column].to_numpy())
+            row[ci] = ci95_halfwidth(group[column].to_numpy()) if column in group else np.nan
         for p in parameters:
             row[p] = group[p].iloc[0]
         out.append(row)
@@ -329,8 +329,8 @@ def requests_frame(result: RunResult) -> pd.DataFrame:
         "pod": pods[req["pod"][mask]],
         "entry_node": nodes[req["entry_node"][mask]],
         "dns_queries": req["dns_queries"][mask],
-        "entry_hops": req["entry_hops"][mask],
-        "client_ip_preserved": req["client_ip_preserved"][mask],
+        "entry_hops": np.asarray(result.client_entry_hops, dtype=np.int8)[req["client"][mask]],
+        "client_ip_preserved": np.asarray(result.client_ip_preserved, dtype=np.int8)[req["client"][mask]],
     })
     return frame
 

@@ -23,8 +23,6 @@ REQUEST_SCHEMA: dict[str, str] = {
     "latency_s": "float64",   # issue to response (or to the error) as the client saw it
     "outcome": "int8",        # netsim.model.request.Outcome
     "dns_queries": "int8",    # DNS queries this request waited for
-    "entry_hops": "int8",     # hops before the entry node: 0 in-cluster, 1 NodePort (internet), 2 via a cloud LB
-    "client_ip_preserved": "int8",  # 1 when the pod sees the client's own IP (no SNAT on the way)
     "connection": "int64",    # id of the connection that carried it; -1: a connection of its own (per-request)
 }
 
@@ -92,6 +90,11 @@ class RunResult:
     """Requests the clients generated (warm-up included); each must appear once in ``requests``."""
     events: int = 0
     wall_time_s: float = 0.0
+    client_entry_hops: list[int] = field(default_factory=list)
+    """Per client: links crossed before the entry node (0 in-cluster, 1 NodePort/internet, 2 via a cloud LB)."""
+    client_ip_preserved: list[int] = field(default_factory=list)
+    """Per client: 1 when pods see the client's own IP (no SNAT on the way). Constant per client, so kept here,
+    not in every request row."""
     warnings: list[str] = field(default_factory=list)
     traffic: dict[str, Any] = field(default_factory=dict)
     """Wire sizes for cross-zone pricing: ``request_bytes``/``response_bytes`` per client, ``cost_per_gb``."""

@@ -75,13 +75,15 @@ def build(results: Results, figures: dict[str, bytes]) -> list[Block]:
     scenarios = list(dict.fromkeys(summary["scenario"])) if not summary.empty else []
     reference = manifest.get("compare_to") or (scenarios[0] if scenarios else "")
     blocks: list[Block] = [("h1", _title(results)), ("p", _about(results))]
-    for failure in results.failed:
+    for failure in results.failed[:5]:
         blocks.append(("p", f"**Run failed:** {failure['scenario']} replication {failure['replication']}: {failure['error']}"))
+    if len(results.failed) > 5:
+        blocks.append(("p", f"… and {len(results.failed) - 5} more failed run(s); see `manifest.json` (`failed_runs`)."))
     if summary.empty:
         blocks.append(("p", "No run finished, so there is nothing to report."))
         return blocks
     blocks += [("h2", "Verdict"), *[("p", line) for line in verdict(summary, results.comparison, reference)]]
-    if len(scenarios) > 1 and results.parameters:
+    if len(scenarios) > 1 and _parameters(summary, results.parameters).shape[1] > 1:
         blocks += [("h2", "Scenarios"), ("table", _parameters(summary, results.parameters))]
     blocks.append(("h2", "Latency"))
     for name, caption in (("latency.png", "Mean and p99 latency per scenario, 95 % CIs across replications"),
@@ -206,8 +208,9 @@ def _figures(summary: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
 
 
 def _parameters(summary: pd.DataFrame, parameters: list[str]) -> pd.DataFrame:
-    present = [p for p in parameters if p in summary]
-    return summary[["scenario", *present]].drop_duplicates("scenario").astype(str)
+    table = summary.drop_duplicates("scenario")
+    varying = [p for p in parameters if p in table and table[p].astype(str).nunique() > 1]  # constant ones say nothing
+    return table[["scenario", *varying]].astype(str)
 
 
 def _drop_single_keys(table: pd.DataFrame) -> pd.DataFrame:
@@ -240,7 +243,7 @@ def _about(results: Results) -> str:
         f"config hash `{m.get('config_hash', '?')}`, netsim {m.get('versions', {}).get('netsim', '?')}",
         f"{m.get('wall_time_s', 0):.1f} s wall time" + (f" ({reused} run(s) reused from an earlier invocation)" if reused else ""),
     ]
-    return (description + ". " if description else "") + "; ".join(p for p in parts if p) + "."
+    return (description.rstrip(". ") + ". " if description else "") + "; ".join(p for p in parts if p) + "."
 
 
 def _pm(row: pd.Series, metric: str) -> str:

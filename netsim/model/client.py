@@ -170,8 +170,7 @@ class Client:
         pod = request.pod
         self._record((
             self.index, request.client_pod, self.service, request.node, -1 if pod is None else pod.index,
-            request.t_issue, latency, outcome, request.dns_queries, self.entry_hops, self.ip_preserved,
-            self.connection,
+            request.t_issue, latency, outcome, request.dns_queries, self.connection,
         ))
         self.in_flight -= 1
         if self.in_flight == 0 and now >= self.stop_at:

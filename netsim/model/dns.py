@@ -21,6 +21,9 @@ from netsim.config.schema import DnsConfig
 from netsim.distributions import BlockSampler
 
 
+_CACHED = (0.0, 0)
+
+
 class ClusterDns:
     def __init__(self, config: DnsConfig, rng: np.random.Generator, client_pods: int) -> None:
         self._latency = BlockSampler(config.latency, rng)
@@ -55,7 +58,8 @@ class ClusterDns:
     def resolve(self, client_pod: int, now: float) -> tuple[float, int]:
         """``(wait, queries)``: how long until ``client_pod`` has an answer, and queries it sent."""
         if now < self._expires[client_pod]:
-            return max(self._answer_at[client_pod] - now, 0.0), 0
+            wait = self._answer_at[client_pod] - now
+            return (wait, 0) if wait > 0.0 else _CACHED  # hot path: no tuple built for a plain cache hit
         return self._lookup(client_pod, now)
 
     def _lookup(self, client_pod: int, now: float) -> tuple[float, int]:
