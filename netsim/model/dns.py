@@ -20,7 +20,6 @@ import numpy as np
 from netsim.config.schema import DnsConfig
 from netsim.distributions import BlockSampler
 
-
 _CACHED = (0.0, 0)
 
 
