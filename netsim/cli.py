@@ -179,11 +179,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_baseline(args: argparse.Namespace) -> int:
-    from netsim.regression import make_baseline
+    from netsim.regression import dump_baseline, make_baseline
     from netsim.results import load_results, write_atomic
 
     baseline = make_baseline(load_results(args.results))
-    write_atomic(Path(args.output), (json.dumps(baseline, indent=1) + "\n").encode())
+    write_atomic(Path(args.output), dump_baseline(baseline).encode())
     print(f"baseline of {len(baseline['metrics'])} metric(s) written to {args.output}", file=sys.stderr)
     return EXIT_OK
 

@@ -77,6 +77,14 @@ def make_baseline(results: Results) -> dict[str, Any]:
     }
 
 
+def dump_baseline(baseline: dict[str, Any]) -> str:
+    """The baseline as JSON with one metric a line: short, and diffs well when a baseline is renewed."""
+    head = {k: v for k, v in baseline.items() if k != "metrics"}
+    lines = json.dumps(head, indent=1)[:-2] + ',\n "metrics": [\n'
+    lines += ",\n".join("  " + json.dumps(entry) for entry in baseline["metrics"])
+    return lines + "\n ]\n}\n"
+
+
 def read_baseline(path: str | Path) -> dict[str, Any]:
     """Read and check a baseline file; bad input is a ConfigError naming ``--baseline``."""
     path = Path(path)

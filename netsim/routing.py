@@ -47,6 +47,14 @@ class EndpointTable:
     def __len__(self) -> int:
         return int(self.pods.size)
 
+    def snapshot(self) -> EndpointTable:
+        """A copy that later changes to this table do not reach (what one sync of kube-proxy read)."""
+        return EndpointTable(self.pods.copy(), self.nodes.copy(), self.ports.copy(), self.ready.copy())
+
+    def assign(self, other: EndpointTable) -> None:
+        """Take ``other``'s endpoints (a node's kube-proxy programming a newer slice); positions only grow."""
+        self.pods, self.nodes, self.ports, self.ready = other.pods, other.nodes, other.ports, other.ready
+
 
 def pick_random(ready: np.ndarray, u: np.ndarray) -> np.ndarray:
     """iptables ``statistic --mode random`` (and nftables ``numgen random``): uniform over ready endpoints.
@@ -324,6 +332,8 @@ class WeightedRoundRobinPicker(BatchedPicker):
         super().__init__(table, self._batch, block=cycle * 64)
 
     def _batch(self, n: int) -> np.ndarray:
+        if len(self.table) > self.weights.size:  # endpoints added during the run: weight 1, as kube-proxy sets
+            self.weights = np.concatenate([self.weights, np.ones(len(self.table) - self.weights.size, dtype=np.int64)])
         picks, self._next = pick_weighted_round_robin(self.table.ready, self.weights, self._next, n)
         return picks
 
@@ -360,7 +370,14 @@ class LeastConnectionPicker:
         self.invalidate()
 
     def invalidate(self) -> None:
-        """Recompute every cost (readiness or weights changed)."""
+        """Recompute every cost (readiness or weights changed, or endpoints were added)."""
+        n, had = len(self.table), self.active.size
+        if n > had:  # new endpoints (pods created during the run): no connections, weight 1, not preferred
+            self.active = np.concatenate([self.active, np.zeros(n - had, dtype=np.int64)])
+            self.weights = np.concatenate([self.weights, np.ones(n - had)])
+            if self.prefer is not None:
+                self.prefer = np.concatenate([self.prefer, np.zeros(n - had, dtype=bool)])
+            self._position = {int(p): i for i, p in enumerate(np.asarray(self.table.pods).tolist())}
         self._key = least_connection_keys(self.scheduler, self.active, self.weights, self.table.ready)
 
     def _update(self, i: int) -> None:
@@ -482,17 +499,36 @@ class FallbackPicker:
 
 
 class EndpointSubset:
-    """Some endpoints of a table (a zone's, by topology hints), seen through the table's live ``ready`` mask."""
+    """Some endpoints of a table (a zone's, by topology hints), seen through the table's live ``ready`` mask.
 
-    def __init__(self, table: EndpointTable, mask: np.ndarray) -> None:
+    ``prefer`` recomputes the mask from the endpoints' nodes when endpoints are
+    added during the run (without it, new endpoints are not in the subset).
+    """
+
+    def __init__(self, table: EndpointTable, mask: np.ndarray, prefer: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         self.parent = table
         self.mask = np.asarray(mask, dtype=bool)
-        self.pods = table.pods
-        self.nodes = table.nodes
-        self.ports = table.ports
+        self._prefer = prefer
+
+    @property
+    def pods(self) -> np.ndarray:
+        return self.parent.pods
+
+    @property
+    def nodes(self) -> np.ndarray:
+        return self.parent.nodes
+
+    @property
+    def ports(self) -> np.ndarray:
+        return self.parent.ports
 
     @property
     def ready(self) -> np.ndarray:
+        if self.mask.size != len(self.parent):
+            grown = np.asarray(self._prefer(self.parent.nodes), dtype=bool) if self._prefer is not None else None
+            if grown is None or grown.size != len(self.parent):
+                grown = np.concatenate([self.mask, np.zeros(len(self.parent) - self.mask.size, dtype=bool)])
+            self.mask = grown
         return self.parent.ready & self.mask
 
     def __len__(self) -> int:

@@ -13,8 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from netsim.config.churn_events import RetryConfig
 from netsim.config.schema import ClusterConfig, ConnectionsConfig, RunConfig
 from netsim.distributions import DistributionSpec
+from netsim.k8s.autoscaling import HorizontalPodAutoscaler
 from netsim.k8s.objects import Deployment, Service, ServicePort
 
 
@@ -34,6 +36,10 @@ class WorkloadSpec:
     service_time: DistributionSpec
     concurrency: int
     queue_limit: int
+    startup: DistributionSpec | None = None
+    """Pod scheduled to container running; None: at once."""
+    prestop: DistributionSpec | None = None
+    """Duration of an exec/httpGet preStop hook; None: instant."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,8 @@ class ClientSpec:
     """per-request, keep-alive or multiplexed, with pool size and reconnect limits."""
     request_bytes: int = 1000
     response_bytes: int = 10000
+    retries: RetryConfig | None = None
+    """Retry refused/reset/timed-out tries (``clients[].retries``); None: never."""
 
 
 @dataclass(frozen=True)
@@ -92,10 +100,21 @@ class LoadBalancerSpec:
 
 @dataclass(frozen=True)
 class ChurnEventSpec:
-    at: float
+    """One ``churn:`` entry, resolved: the action, what it acts on, and the parsed event for its details.
+
+    ``at`` is None for a repeating event (``every``); ``event`` is the validated
+    :data:`netsim.config.churn_events.ChurnEvent` (replicas, count, how, for, every).
+    """
+
+    at: float | None
     action: str
     kind: str
     name: str
+    event: Any = field(default=None, compare=False)
+
+    @property
+    def target(self) -> str:
+        return f"{self.kind}/{self.name}"
 
 
 @dataclass(frozen=True)
@@ -112,6 +131,8 @@ class ScenarioSpec:
     external_hosts: dict[str, DistributionSpec] = field(default_factory=dict)
     """Service time of each ExternalName Service's outside host, by Service name."""
     churn: tuple[ChurnEventSpec, ...] = ()
+    autoscalers: tuple[HorizontalPodAutoscaler, ...] = ()
+    """HorizontalPodAutoscalers from the manifests, each targeting a Deployment of this scenario."""
     created_at: dict[str, float] = field(default_factory=dict)
     """Services that do not exist from the start (``deferred:``): when ``churn`` creates them (inf: never)."""
     parameters: dict[str, Any] = field(default_factory=dict)

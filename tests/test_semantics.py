@@ -88,7 +88,7 @@ def test_constant_latency_adds_up_to_service_time_plus_hops(layout: str) -> None
         client={"name": "c", "target": "web", "from": "Deployment/client", "arrival": {"rate": 20}, "timeout": "1h"},
     )
     # no rule-evaluation cost on the first packet (tens of ns here; tests/test_proxy_modes.py covers it)
-    config["cluster"]["kube_proxy"] = {"first_packet": {"iptables_per_service": 0}}
+    config["cluster"]["kube_proxy"] = {"mode": "nftables"}  # O(1) dispatch: no first-packet cost above the hops
     result = simulate_one(config)
     order = np.argsort(result.requests["t_issue_s"])
     latency = result.requests["latency_s"][order]

@@ -24,7 +24,9 @@ from netsim.config.schema import (
     NodePoolConfig,
     WorkloadConfig,
 )
+from netsim.config.churn_events import event_action, event_target
 from netsim.errors import ConfigError, did_you_mean
+from netsim.k8s.autoscaling import HorizontalPodAutoscaler
 from netsim.k8s.dns_names import lookup_sequence, resolve_name, service_fqdn
 from netsim.k8s.manifests import object_key, read_objects
 from netsim.k8s.objects import Deployment, Service, ServicePort, ServiceType, TrafficPolicy
@@ -45,7 +47,8 @@ def build_scenario(
     warnings.extend(objects.warnings)
     nodes = build_nodes(config)
     deployments = tuple(objects.deployments)
-    deferred, churn, created_at = build_churn(config, objects.services, warnings)
+    deferred, churn, created_at = build_churn(config, objects.services, deployments, nodes, warnings)
+    autoscalers = build_autoscalers(objects.autoscalers, deployments)
     services = allocate_node_ports((*objects.services, *deferred), config.cluster.node_ports)
     workloads = build_workloads(config, deployments)
     clients = tuple(build_client(c, services, deployments, config, nodes) for c in config.clients)
@@ -67,6 +70,7 @@ def build_scenario(
         external_hosts=build_external_hosts(config, services),
         churn=churn,
         created_at=created_at,
+        autoscalers=autoscalers,
         parameters=parameters,
         config=dumped,
     )
@@ -100,7 +104,9 @@ def build_workloads(config: ExperimentConfig, deployments: tuple[Deployment, ...
     out = {}
     for name in names:
         layers = (config.workloads.get(name, WorkloadConfig()), default, builtin)
-        out[name] = _spec.WorkloadSpec(**{f: _first_set(layers, f) for f in ("service_time", "concurrency", "queue_limit")})
+        out[name] = _spec.WorkloadSpec(
+            **{f: _first_set(layers, f) for f in ("service_time", "concurrency", "queue_limit", "startup", "prestop")}
+        )
     return out
 
 
@@ -196,6 +202,7 @@ def build_client(
         connections=client.connections,
         request_bytes=client.request_bytes,
         response_bytes=client.response_bytes,
+        retries=client.retries,
     )
 
 
@@ -266,36 +273,67 @@ def build_external_hosts(config: ExperimentConfig, services: tuple[Service, ...]
 
 
 def build_churn(
-    config: ExperimentConfig, services: list[Service], warnings: list[str]
+    config: ExperimentConfig, services: list[Service], deployments: tuple[Deployment, ...], nodes: tuple[NodeSpec, ...],
+    warnings: list[str],
 ) -> tuple[tuple[Service, ...], tuple[ChurnEventSpec, ...], dict[str, float]]:
-    """``deferred:`` manifests and the ``churn:`` events that apply them.
+    """``deferred:`` manifests and the ``churn:`` events (checked against the objects they name).
 
-    Returns the deferred Services, the events in time order, and when each deferred
-    Service comes to exist (``inf`` when no event applies it).
+    Returns the deferred Services, the events (timed ones in time order, then
+    repeating ones), and when each deferred Service comes to exist (``inf`` when
+    no event applies it).
     """
     objects = read_objects(config.deferred, ["deferred"] * len(config.deferred))
     warnings.extend(objects.warnings)
-    if objects.deployments:
-        raise ConfigError(f"deferred.Deployment/{objects.deployments[0].name}", "only Services can be deferred and applied by churn so far")
+    if objects.deployments or objects.autoscalers:
+        kind, name = ("Deployment", objects.deployments[0].name) if objects.deployments else (
+            "HorizontalPodAutoscaler", objects.autoscalers[0].name)
+        raise ConfigError(f"deferred.{kind}/{name}", "only Services can be deferred and applied by churn so far")
     present = {s.name for s in services}
     for service in objects.services:
         if service.name in present:
             raise ConfigError(f"deferred.Service/{service.name}", "also under manifests: an object is either there from the start or deferred")
     keys = [object_key(d) for d in config.deferred]
     created_at = {s.name: math.inf for s in objects.services}
+    deployment_names = [d.name for d in deployments]
+    node_names = [n.name for n in nodes]
     events = []
     for i, event in enumerate(config.churn):
-        if event.apply not in keys:
-            raise ConfigError(f"churn.{i}.apply", f"no deferred manifest {event.apply}{did_you_mean(event.apply, keys)}; churn applies manifests listed under deferred:")
-        name = event.apply.split("/", 1)[1]
-        if created_at[name] < math.inf:
-            raise ConfigError(f"churn.{i}.apply", f"{event.apply} is applied twice")
-        created_at[name] = event.at
-        events.append(_spec.ChurnEventSpec(at=event.at, action="apply", kind="Service", name=name))
+        action = event_action(event)
+        target = event_target(event)
+        kind, name = target.split("/", 1)
+        path = f"churn.{i}.{action}"
+        if action == "apply":
+            if target not in keys:
+                raise ConfigError(path, f"no deferred manifest {target}{did_you_mean(target, keys)}; churn applies manifests listed under deferred:")
+            if created_at[name] < math.inf:
+                raise ConfigError(path, f"{target} is applied twice")
+            created_at[name] = event.at  # type: ignore[assignment]
+        elif action == "delete":
+            known = [f"Service/{s}" for s in (*present, *created_at)]
+            if target not in known:
+                raise ConfigError(path, f"no Service {name}{did_you_mean(target, known)}; churn can delete Services so far")
+        elif kind == "Deployment" and name not in deployment_names:
+            raise ConfigError(path, f"no Deployment named '{name}'{did_you_mean(name, deployment_names)}")
+        elif kind == "node" and name not in node_names:
+            raise ConfigError(path, f"no node named '{name}'{did_you_mean(name, node_names)}")
+        events.append(_spec.ChurnEventSpec(at=event.at, action=action, kind=kind, name=name, event=event))
     for name, at in created_at.items():
         if at == math.inf:
             warnings.append(f"deferred Service/{name} is never applied by churn:, so it never exists")
-    return tuple(objects.services), tuple(sorted(events, key=lambda e: e.at)), created_at
+    events.sort(key=lambda e: math.inf if e.at is None else e.at)
+    return tuple(objects.services), tuple(events), created_at
+
+
+def build_autoscalers(autoscalers: list[HorizontalPodAutoscaler], deployments: tuple[Deployment, ...]) -> tuple[HorizontalPodAutoscaler, ...]:
+    """The HPAs, each checked to target a Deployment of the experiment."""
+    names = [d.name for d in deployments]
+    for hpa in autoscalers:
+        if hpa.target_kind != "Deployment" or hpa.target_name not in names:
+            raise ConfigError(
+                f"manifests.HorizontalPodAutoscaler/{hpa.name}.spec.scaleTargetRef",
+                f"{hpa.target} is not a Deployment here{did_you_mean(hpa.target_name, names)}",
+            )
+    return tuple(autoscalers)
 
 
 def allocate_node_ports(services: tuple[Service, ...], node_ports: tuple[int, int]) -> tuple[Service, ...]:

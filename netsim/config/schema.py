@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from netsim.config.churn_events import BUILTIN_LIFECYCLE, ChurnList, ControlPlaneConfig, RetryConfig
 from netsim.distributions import DistributionSpec, coerce_distribution
 from netsim.units import parse_duration
 
@@ -75,6 +76,9 @@ class FirstPacketConfig(Section):
     ``jitter`` lognormal with median 1. IPVS and nftables are O(1): a constant.
     """
 
+    model: Literal["measured", "linear"] = Field(
+        "measured", description="measured: reproduce published measurement A (netsim/model/first_packet.py); linear: the scan mechanism below"
+    )
     iptables: Duration = Field(0.0, description="constant part in iptables mode (s)")
     iptables_per_service: Duration = Field(16.8e-9, description="scan cost per KUBE-SERVICES rule ahead of this Service (s)")
     jitter_sigma: float = Field(0.33, ge=0, description="sigma of the lognormal jitter on the iptables scan")
@@ -159,6 +163,8 @@ class ClusterConfig(Section):
     )
     cross_zone_cost_per_gb: float = Field(0.01, ge=0, description="USD per GB, charged in each direction (sender and receiver)")
     node_port_range: str = Field("30000-32767", description="the API server's --service-node-port-range")
+    control_plane: ControlPlaneConfig = Field(default_factory=ControlPlaneConfig)
+    """How endpoint changes reach each node's kube-proxy, and how node failures are handled (churn)."""
 
     @field_validator("nodes", mode="before")
     @classmethod
@@ -187,6 +193,8 @@ class WorkloadConfig(Section):
     service_time: Latency | None = None
     concurrency: int | None = Field(None, ge=1, description="requests a pod serves at once (workers)")
     queue_limit: int | None = Field(None, ge=0, description="requests a pod holds waiting; more are rejected")
+    startup: Latency | None = Field(None, description="from pod scheduled to container running (image pull, process start)")
+    prestop: Latency | None = Field(None, description="duration of an exec/httpGet preStop hook (a sleep hook carries its own)")
 
 
 class ArrivalConfig(Section):
@@ -239,6 +247,7 @@ class ClientConfig(Section):
     connections: ConnectionsConfig = Field(default_factory=ConnectionsConfig)
     request_bytes: int = Field(1000, ge=0, description="bytes a request carries on the wire (cross-zone cost)")
     response_bytes: int = Field(10000, ge=0, description="bytes a response carries on the wire (cross-zone cost)")
+    retries: RetryConfig | None = Field(None, description="retry refused/reset/timed-out tries (default: no retries)")
 
     @field_validator("from_")
     @classmethod
@@ -254,13 +263,6 @@ class ExternalHostConfig(Section):
     service_time: Latency = Field(
         default_factory=lambda: coerce_distribution({"distribution": "exponential", "mean": "20ms"}), validate_default=True
     )
-
-
-class ChurnConfig(Section):
-    """One timed change to the cluster (``churn:``)."""
-
-    at: Duration = Field(description="simulated time of the change (s)")
-    apply: str = Field(min_length=1, description="Kind/name of a manifest under deferred: to create at that time")
 
 
 class ScenarioConfig(Section):
@@ -286,7 +288,7 @@ class ExperimentConfig(Section):
     deferred: list[dict[str, Any]] = Field(
         default_factory=list, description="manifests that do not exist at the start; churn: applies them"
     )
-    churn: list[ChurnConfig] = Field(default_factory=list)
+    churn: ChurnList = Field(default_factory=list, description="timed changes: rollouts, scaling, kills, node failures, applies")
     vary: dict[str, Annotated[list[Any], Field(min_length=1)]] = Field(
         default_factory=dict,
         description="dotted path -> list of values: a cartesian sweep; each combination is a scenario (crossed with scenarios)",
@@ -308,5 +310,6 @@ BUILTIN_WORKLOAD = {
     "service_time": {"distribution": "exponential", "mean": "10ms"},
     "concurrency": 1,
     "queue_limit": 1000,
+    **BUILTIN_LIFECYCLE,
 }
 """What a Deployment that ``workloads`` does not name (and ``workloads.default`` does not cover) gets."""

@@ -20,7 +20,7 @@ of readiness reaches every view at once. ``sessionAffinity: ClientIP``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -44,7 +44,7 @@ __all__ = ["ClientIpAffinity", "KubeProxy", "NodeLocalView", "make_picker"]
 
 def make_picker(
     config: KubeProxyConfig, table: EndpointTable, rng: np.random.Generator, service: int = 0,
-    prefer: np.ndarray | None = None,
+    prefer: np.ndarray | Callable[[np.ndarray], np.ndarray | None] | None = None,
 ) -> BatchedPicker:
     """The picker kube-proxy's mode implies, for one node (each node calls this for its own state).
 
@@ -54,10 +54,13 @@ def make_picker(
     makes the picker choose among those while any is ready, else among all.
     """
     scheduler = config.ipvs_scheduler if config.mode == "ipvs" else "random"
+    prefer_fn = prefer if callable(prefer) else None  # recomputes the preference for endpoints added later
+    if prefer_fn is not None:
+        prefer = prefer_fn(table.nodes)
     if scheduler in LEAST_CONNECTION_SCHEDULERS:
         return LeastConnectionPicker(table, scheduler, prefer=prefer)  # type: ignore[return-value]
     if prefer is not None:
-        near = make_picker(config, EndpointSubset(table, prefer), rng, service)  # type: ignore[arg-type]
+        near = make_picker(config, EndpointSubset(table, prefer, prefer_fn), rng, service)  # type: ignore[arg-type]
         return FallbackPicker(near, make_picker(config, table, rng, service))  # type: ignore[return-value]
     if scheduler in HASH_SCHEDULERS:
         return HashPicker(table, scheduler, service)  # type: ignore[return-value]
@@ -219,14 +222,26 @@ class NodeLocalView:
     def __init__(self, table: EndpointTable, node: int) -> None:
         self.table = table
         self.node = node
-        self.local = table.nodes == node
-        self.pods = table.pods
-        self.nodes = table.nodes
-        self.ports = table.ports
+
+    @property
+    def pods(self) -> np.ndarray:
+        return self.table.pods
+
+    @property
+    def nodes(self) -> np.ndarray:
+        return self.table.nodes
+
+    @property
+    def ports(self) -> np.ndarray:
+        return self.table.ports
+
+    @property
+    def local(self) -> np.ndarray:
+        return self.table.nodes == self.node
 
     @property
     def ready(self) -> np.ndarray:
-        return self.table.ready & self.local
+        return self.table.ready & (self.table.nodes == self.node)
 
     def __len__(self) -> int:
         return len(self.table)
@@ -252,6 +267,8 @@ class ClientIpAffinity:
     def pick(self, ip: int, now: float, picker: BatchedPicker) -> int:
         """The pod for a new connection from ``ip``: its remembered endpoint if still fresh and ready."""
         entry = self._seen.get(ip)
+        if entry is not None and len(self._position) != len(self._table):  # endpoints were added: positions only grow
+            self._position = {int(p): i for i, p in enumerate(self._table.pods.tolist())}
         if entry is not None and now - entry[1] <= self.timeout and self._table.ready[self._position[int(entry[0])]]:
             entry[1] = now
             return int(entry[0])

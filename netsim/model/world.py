@@ -30,6 +30,7 @@ from netsim.model.entry import (
     discovery_guard,
     no_endpoint_outcome,
 )
+from netsim.model.first_packet import extra_cost_s
 from netsim.model.kube_proxy import (
     ClientIpAffinity,
     KubeProxy,
@@ -180,7 +181,7 @@ class World:
         for node in scenario.nodes:
             rng = self.streams.rng("network", f"first-packet/{node.name}/{service.name}/{spec.name}")
             position = draw_rule_position(rng, rules)
-            costs.append(_FirstPacket(config, position, rng))
+            costs.append(_FirstPacket(config, position, rng, rules))
         client.first_packet = costs  # type: ignore[assignment]
         picker = client._pickers[0] if client._pickers else None
         pooled = spec.connections.mode != "per-request" or getattr(picker, "stateful", False) or (
@@ -283,13 +284,18 @@ class World:
 
 
 class _FirstPacket:
-    """One node's first-packet cost for one client's Service: rule position fixed, jitter per connection."""
+    """One node's first-packet cost for one client's Service, per new connection.
+
+    ``measured`` (default): drawn from the published measurement for this cluster size
+    (model/first_packet.py). ``linear``: this node's rule position is fixed, jitter per connection.
+    """
 
     BLOCK = 4096
 
-    def __init__(self, config, position: float, rng: np.random.Generator) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, config, position: float, rng: np.random.Generator, services: int) -> None:  # type: ignore[no-untyped-def]
         self._config = config
         self._position = position
+        self._services = services
         self._rng = rng
         self._values: list[float] = []
         self._i = 0
@@ -297,8 +303,11 @@ class _FirstPacket:
     def __call__(self) -> float:
         i = self._i
         if i >= len(self._values):
-            jitter = draw_first_packet_jitter(self._config, self._rng, self.BLOCK)
-            self._values = first_packet_cost(self._config, np.full(self.BLOCK, self._position), jitter).tolist()
+            if self._config.first_packet.model == "measured":
+                self._values = extra_cost_s(self._config.mode, self._services, self._rng.random(self.BLOCK)).tolist()
+            else:
+                jitter = draw_first_packet_jitter(self._config, self._rng, self.BLOCK)
+                self._values = first_packet_cost(self._config, np.full(self.BLOCK, self._position), jitter).tolist()
             i = 0
         self._i = i + 1
         return self._values[i]
