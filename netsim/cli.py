@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -101,15 +102,17 @@ def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def cmd_run(args: argparse.Namespace) -> int:
     from netsim.executors import check_options
-    from netsim.experiment import run_experiment
+    from netsim.experiment import RunFailedWarning, run_experiment
 
     check_options(args.executor, args.jobs, args.address)
     spec = _load(args)
     output = Path(args.output) if args.output else Path("results") / spec.name
     bar = _progress(spec.runs(), args.quiet)
     try:
-        results = run_experiment(spec, output=output, jobs=args.jobs, save_requests=args.save_requests, progress=bar,
-                                 executor=args.executor, address=args.address, force=args.force, report=not args.no_report)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RunFailedWarning)  # reported below, in one line
+            results = run_experiment(spec, output=output, jobs=args.jobs, save_requests=args.save_requests, progress=bar,
+                                     executor=args.executor, address=args.address, force=args.force, report=not args.no_report)
     except KeyboardInterrupt:
         print(f"\nnetsim: interrupted; finished runs are kept in {output}/runs: run the same command again to resume", file=sys.stderr)
         return 130

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from netsim.model.events import run_until
 from netsim.model.world import World
 from netsim.recorder import RunResult
@@ -25,9 +27,11 @@ def simulate(run: RunSpec) -> RunResult:
     scenario = run.scenario
     window = (scenario.run.warmup, scenario.run.warmup + scenario.run.duration)
     pods = [
-        {"name": p.name, "deployment": p.deployment, "node": scenario.nodes[p.node].name, "zone": scenario.nodes[p.node].zone}
-        for p in world.pods
+        {"name": p.name, "deployment": p.deployment, "node": scenario.nodes[p.node].name if p.node >= 0 else "",
+         "zone": scenario.nodes[p.node].zone if p.node >= 0 else ""}
+        for p in world.pods  # every pod that ever existed (churn adds some), index = pod id
     ]
+    latency = np.array(world.slices.latency, dtype=np.float64).reshape(-1, 4)
     services = [
         {"name": s.name, "type": s.type.value, "endpoints": table.pods.tolist(), "ports": table.ports.tolist()}
         for s, table in zip(world.services, world.tables, strict=True)
@@ -53,4 +57,12 @@ def simulate(run: RunSpec) -> RunResult:
             "response_bytes": [c.response_bytes for c in scenario.clients],
             "cost_per_gb": scenario.cluster.cross_zone_cost_per_gb,
         },
+        programming={
+            "service": latency[:, 0].astype(np.int16), "node": latency[:, 1].astype(np.int16),
+            "change_s": latency[:, 2], "programmed_s": latency[:, 3],
+        },
+        # a timeline only where something churns (the report leaves the section out otherwise)
+        ready_endpoints=[list(log) for log in world.slices.ready_log] if scenario.churn or scenario.autoscalers else [],
+        churn_log=list(world.log),
+        retries=list(world.retry_log),
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -28,7 +29,13 @@ from netsim.results import Results, versions, write_results
 from netsim.runstore import RunRecord, RunStore, empty_record, failed_record, fill_record, measure, requests_frame
 from netsim.spec import ExperimentSpec, RunSpec
 
-KNOWN_COLUMNS = {"runs": metrics.RUN_COLUMNS, "pods": metrics.POD_COLUMNS, "latency": metrics.LATENCY_COLUMNS}
+
+class RunFailedWarning(UserWarning):
+    """Some runs raised; their errors are in ``Results.failed`` and the tables use the runs that finished."""
+
+
+KNOWN_COLUMNS = {"runs": metrics.RUN_COLUMNS, "pods": metrics.POD_COLUMNS, "latency": metrics.LATENCY_COLUMNS,
+                 "timeline": metrics.TIMELINE_COLUMNS, "events": metrics.EVENT_COLUMNS}
 
 
 def execute(runs: list[RunSpec], jobs: int = 1, progress: Callable[[RunResult], None] | None = None) -> list[RunResult]:
@@ -103,6 +110,10 @@ def run_experiment(
         if progress:
             progress(record)
     out = build_results(spec, [r for r in records if r is not None], save_requests, time.perf_counter() - started, store)
+    if out.failed:
+        first = out.failed[0]
+        warnings.warn(f"{len(out.failed)} of {len(runs)} run(s) failed (Results.failed lists them); first: "
+                      f"{first['scenario']}/rep-{first['replication']}: {first['error']}", RunFailedWarning, stacklevel=2)
     if output is not None:
         write_results(out, Path(output))
         if report:

@@ -53,6 +53,7 @@ RUN_COLUMNS = [
     "hops_mean", "client_ip_preserved_fraction", "dns_queries_per_request",
     *[o.column for o in Outcome if o is not Outcome.OK],
     "cross_zone_gb", "cross_zone_cost_usd",
+    "retries", "programming_latency_p50_s", "programming_latency_p99_s",
 ]
 SUMMARY_COLUMNS = [
     "scenario", "client", "service", "service_type", "replications", *RUN_COLUMNS[5:19],
@@ -64,6 +65,13 @@ COMPARISON_COLUMNS = [
     "scenario", "reference", "client", "service", "metric", "reference_mean", "mean", "difference",
     "difference_ci95", "relative_difference", "significant", "pairs",
 ]
+TIMELINE_COLUMNS = [
+    "scenario", "replication", "service", "t_s", "requests", "ok",
+    *[o.column for o in Outcome if o is not Outcome.OK],
+    "retries", "latency_p50_ms", "latency_p99_ms", "ready_endpoints", "ready_endpoints_min",
+]
+EVENT_COLUMNS = ["scenario", "replication", "t_s", "action", "target", "detail"]
+TIMELINE_BUCKET_S = 1.0
 LATENCY_EDGES_MS = np.logspace(-3, 6, 9 * 40 + 1)
 """Upper bin edges of the per-run latency histogram: 1 µs to 1000 s, 40 a decade (each bin ±3 %)."""
 _CI = {"latency_mean_ms": "latency_mean_ms_ci95", "latency_p99_ms": "latency_p99_ms_ci95", "error_rate": "error_rate_ci95"}
@@ -138,8 +146,124 @@ def run_rows(result: RunResult) -> list[dict[str, Any]]:
                 if kind is not Outcome.OK:
                     row[kind.column] = int((outcome == kind).sum())
             row.update(cross_zone_cost(result, c, int(np.sum(node_zone[served_nodes] != node_zone[entry]))))
+            row["retries"] = sum(1 for t, k in result.retries if k == c and result.window[0] <= t < result.window[1])
+            row.update(programming_figures(result, s))
             rows.append(row)
     return rows
+
+
+def programming_figures(result: RunResult, service: int) -> dict[str, float]:
+    """p50/p99 of the network programming latency of ``service``'s endpoint changes, over every node.
+
+    Latency = programmed on the node − the change (k8s-facts §2; the SLO is p99 ≤ 30 s);
+    all changes of the run count (they are rare; the warm-up has none unless churn puts some there).
+    """
+    prog = result.programming
+    if not prog or "service" not in prog:
+        return {"programming_latency_p50_s": np.nan, "programming_latency_p99_s": np.nan}
+    mask = prog["service"] == service
+    if not mask.any():
+        return {"programming_latency_p50_s": np.nan, "programming_latency_p99_s": np.nan}
+    p50, p99 = np.percentile(prog["programmed_s"][mask] - prog["change_s"][mask], [50, 99])
+    return {"programming_latency_p50_s": float(p50), "programming_latency_p99_s": float(p99)}
+
+
+def _step_values(log: Sequence[tuple[float, int]], edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A step function given by ``(time, value)`` changes: its value at each bucket's end and its minimum inside it."""
+    times = np.array([t for t, _ in log], dtype=float)
+    values = np.array([v for _, v in log], dtype=float)
+    n = edges.size - 1
+    if times.size == 0:
+        return np.full(n, np.nan), np.full(n, np.nan)
+    at_start = values[np.maximum(np.searchsorted(times, edges[:-1], side="right") - 1, 0)]
+    at_end = values[np.maximum(np.searchsorted(times, edges[1:], side="left") - 1, 0)]
+    lowest = at_start.copy()
+    inside = np.searchsorted(edges, times, side="right") - 1
+    for b, v in zip(inside.tolist(), values.tolist(), strict=True):
+        if 0 <= b < n:
+            lowest[b] = min(lowest[b], v)
+    return at_end, lowest
+
+
+def timeline_rows(result: RunResult, bucket_s: float = TIMELINE_BUCKET_S) -> list[dict[str, Any]]:
+    """Per service and 1 s bucket of issue time (warm-up included): requests, outcomes, latency, ready endpoints.
+
+    Only for runs with churn or an autoscaler (empty otherwise).
+
+    Latency percentiles are of the successful requests issued in the bucket;
+    ``ready_endpoints`` is the number of ready endpoints in the EndpointSlice at the
+    bucket's end and ``ready_endpoints_min`` the fewest during it (what
+    kube-proxy is told; each node's own view lags it).
+    """
+    if not result.ready_endpoints:
+        return []  # nothing churned in this run: no timeline
+    req = result.requests
+    end = result.window[1]
+    edges = np.arange(0.0, end + bucket_s * 0.5, bucket_s)
+    if edges.size < 2:
+        return []
+    n = edges.size - 1
+    bucket = np.minimum((req["t_issue_s"] / bucket_s).astype(np.int64), n)
+    client_service = {int(c): int(s) for c, s in zip(req["client"].tolist(), req["service"].tolist(), strict=True)}
+    rows = []
+    for s, service in enumerate(result.services):
+        mask = (req["service"] == s) & (bucket < n)
+        b = bucket[mask]
+        outcome = req["outcome"][mask]
+        counts = np.bincount(b, minlength=n)
+        by_kind = {kind: np.bincount(b[outcome == kind], minlength=n) for kind in Outcome}
+        retry_times = np.array([t for t, c in result.retries if client_service.get(c) == s], dtype=float)
+        retries = np.bincount(np.minimum((retry_times / bucket_s).astype(np.int64), n), minlength=n + 1)[:n]
+        ok = outcome == Outcome.OK
+        order = np.argsort(b[ok], kind="stable")
+        ok_b, ok_ms = b[ok][order], req["latency_s"][mask][ok][order] * 1000.0
+        starts = np.searchsorted(ok_b, np.arange(n + 1))
+        log = result.ready_endpoints[s]
+        ready_end, ready_min = _step_values(log, edges)
+        for k in range(n):
+            piece = ok_ms[starts[k]:starts[k + 1]]
+            p50, p99 = np.percentile(piece, [50, 99]) if piece.size else (np.nan, np.nan)
+            row: dict[str, Any] = {
+                "scenario": result.scenario, "replication": result.replication, "service": service["name"],
+                "t_s": float(edges[k]), "requests": int(counts[k]), "ok": int(by_kind[Outcome.OK][k]),
+            }
+            for kind in Outcome:
+                if kind is not Outcome.OK:
+                    row[kind.column] = int(by_kind[kind][k])
+            row.update({
+                "retries": int(retries[k]), "latency_p50_ms": float(p50), "latency_p99_ms": float(p99),
+                "ready_endpoints": float(ready_end[k]), "ready_endpoints_min": float(ready_min[k]),
+            })
+            rows.append(row)
+    return rows
+
+
+def event_rows(result: RunResult) -> list[dict[str, Any]]:
+    """The run's churn events and what the controllers did about them, in time order (events.csv)."""
+    return [
+        {"scenario": result.scenario, "replication": result.replication, "t_s": t, "action": action, "target": target, "detail": detail}
+        for t, action, target, detail in sorted(result.churn_log, key=lambda e: e[0])
+    ]
+
+
+def timeline_frame(results: Iterable[RunResult], parameters: Sequence[str] = ()) -> pd.DataFrame:
+    """``timeline.csv`` of some runs: :func:`timeline_rows` for each, with parameter columns."""
+    rows = [
+        {**row, **{p: parameter_value(result.parameters.get(p)) for p in parameters}}
+        for result in results
+        for row in timeline_rows(result)
+    ]
+    return pd.DataFrame(rows, columns=[*TIMELINE_COLUMNS, *parameters])
+
+
+def events_frame(results: Iterable[RunResult], parameters: Sequence[str] = ()) -> pd.DataFrame:
+    """``events.csv`` of some runs, with parameter columns."""
+    rows = [
+        {**row, **{p: parameter_value(result.parameters.get(p)) for p in parameters}}
+        for result in results
+        for row in event_rows(result)
+    ]
+    return pd.DataFrame(rows, columns=[*EVENT_COLUMNS, *parameters])
 
 
 def _targets(result: RunResult, client: int, service: int) -> bool:

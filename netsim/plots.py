@@ -141,8 +141,9 @@ def load_share(pods: pd.DataFrame, scenarios: Sequence[str] | None = None) -> Fi
         ax.axhline(100 / max(len(per_pod), 1), color="black", linestyle="--", linewidth=1)
         ax.set_xticks(x, per_pod.index, rotation=90 if len(per_pod) > 6 else 0, fontsize=7)
         ax.set_ylabel("share of requests (%)")
-        cv = float(np.std(per_pod["share"]) / np.mean(per_pod["share"])) if len(per_pod) else float("nan")
-        ax.set_title(f"{scenario}" + (f" · {service}" if several_services else "") + f"\nload CV {cv:.2g}", fontsize=9)
+        # The CV of each run's spread, averaged: what summary.csv calls pod_load_cv.
+        cv = part.groupby("replication")["requests"].agg(lambda x: np.std(x) / np.mean(x) if np.mean(x) else np.nan).mean()
+        ax.set_title(f"{scenario}" + (f" · {service}" if several_services else "") + f"\nload CV {cv:.2g} (mean over runs)", fontsize=9)
     for ax in axes[len(shown):]:
         ax.set_visible(False)
     handles = [_patch(zone_color[z], z) for z in zones]
@@ -192,52 +193,83 @@ def time_column(frame: pd.DataFrame) -> str | None:
 
 
 def timeline(timeline: pd.DataFrame, events: pd.DataFrame | None = None) -> Figure | None:
-    """Latency and errors over simulated time per scenario (mean over replications), churn events marked."""
+    """Per scenario (small multiples): latency and errors over simulated time, mean over replications,
+    with ready endpoints and the churn events that caused the changes marked."""
     t = time_column(timeline) if not timeline.empty else None
-    if t is None:
+    if t is None or "scenario" not in timeline:
         return None
-    latency = [c for c in ("latency_p99_ms", "latency_p50_ms", "p99_ms", "p50_ms") if c in timeline]
+    latency = [c for c in ("latency_p99_ms", "latency_p50_ms") if c in timeline]
     errors = [c for c in timeline.columns if c.startswith("errors")]
-    ready = next((c for c in timeline.columns if "ready" in c), None)
-    panels = [p for p in (latency, errors, [ready] if ready else []) if p]
-    if not panels:
+    ready = "ready_endpoints" if "ready_endpoints" in timeline else None
+    if not latency and not errors:
         return None
     scenarios = list(dict.fromkeys(timeline["scenario"]))
-    palette = colors(scenarios)
-    fig = Figure(figsize=(11, 2.6 * len(panels) + 0.6), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(len(panels), 1, sharex=True))
-    mean = timeline.groupby(["scenario", t], sort=False).mean(numeric_only=True).reset_index()
-    for ax, columns in zip(axes, panels, strict=True):
-        for scenario in scenarios:
-            part = mean[mean["scenario"] == scenario].sort_values(t)
-            if columns is errors:
-                ax.plot(part[t], part[errors].sum(axis=1), color=palette[scenario], label=scenario)
-            else:
-                for k, column in enumerate(columns):
-                    ax.plot(part[t], part[column], color=palette[scenario], linestyle="-" if k == 0 else ":",
-                            label=f"{scenario} {column}" if len(columns) > 1 else scenario)
-        ylabel = "latency (ms)" if columns is latency else "errors per bucket" if columns is errors else "ready endpoints"
-        ax.set_ylabel(ylabel)
-        ax.grid(alpha=0.3)
-        _mark_events(ax, events)
-    axes[0].legend(fontsize=8, ncols=2)
-    axes[-1].set_xlabel("simulated time (s)")
-    fig.suptitle("Timeline, mean over replications" + (" (dashed lines: churn events)" if events is not None and not events.empty else ""))
+    shown = scenarios[:MAX_PANELS]
+    columns = 1 if len(shown) == 1 else 2 if len(shown) <= 4 else 3
+    rows = -(-len(shown) // columns)
+    fig = Figure(figsize=(6.5 * columns if columns > 1 else 11, 4.4 * rows + 0.4), layout="constrained")
+    cells = np.atleast_1d(fig.subfigures(rows, columns, squeeze=False)).ravel()
+    # Sum over services per replication and bucket, then the mean over replications.
+    per_run = timeline.groupby(["scenario", "replication", t], sort=False)[[*errors, *([ready] if ready else [])]].sum()
+    if latency:
+        per_run = per_run.join(timeline.groupby(["scenario", "replication", t], sort=False)[latency].max())
+    mean = per_run.groupby(level=["scenario", t], sort=False).mean().reset_index()
+    for cell, scenario in zip(cells, shown, strict=False):
+        part = mean[mean["scenario"] == scenario].sort_values(t)
+        top, bottom = cell.subplots(2, 1, sharex=True)
+        # Buckets: a value holds from its bucket's start to the next one.
+        for column, style in zip(latency, ("-", ":"), strict=False):
+            top.step(part[t], part[column], where="post", color="tab:blue", linestyle=style, label=column.split("_")[1])
+        top.set_ylabel("latency (ms)")
+        if latency:
+            top.legend(fontsize=7, loc="upper left")
+        bottom.step(part[t], part[errors].sum(axis=1) if errors else 0, where="post", color="tab:red", label="errors")
+        bottom.set_ylabel("errors per bucket", color="tab:red")
+        if ready:
+            twin = bottom.twinx()
+            twin.step(part[t], part[ready], where="post", color="grey", linewidth=1, label="ready endpoints")
+            twin.set_ylabel("ready endpoints", color="grey")
+        bottom.set_xlabel("simulated time (s)")
+        for ax in (top, bottom):
+            ax.grid(alpha=0.3)
+            _mark_events(ax, _events_of(events, scenario), label=ax is top)
+        cell.suptitle(scenario, fontsize=10)
+    for cell in cells[len(shown):]:
+        cell.set_visible(False)
+    extra = f" (first {MAX_PANELS} of {len(scenarios)} scenarios)" if len(scenarios) > MAX_PANELS else ""
+    fig.suptitle(f"Timeline, mean over replications; dashed lines: churn events{extra}")
     return fig
 
 
-def _mark_events(ax: object, events: pd.DataFrame | None) -> None:
+def _events_of(events: pd.DataFrame | None, scenario: str) -> pd.DataFrame | None:
+    """The scenario's churn events as configured (``rollout``, ``kill``, ...), not the pod-level ones they cause."""
+    if events is None or events.empty:
+        return None
+    part = events[events["scenario"] == scenario] if "scenario" in events else events
+    kind = _event_kind(part)
+    if kind is not None:
+        top = part[~part[kind].astype(str).str.startswith("pod-")]
+        part = top if not top.empty else part
+    return part
+
+
+def _event_kind(events: pd.DataFrame) -> str | None:
+    return next((c for c in ("action", "kind", "event", "type") if c in events), None)
+
+
+def _mark_events(ax: object, events: pd.DataFrame | None, label: bool = True) -> None:
     if events is None or events.empty:
         return
     t = time_column(events)
     if t is None:
         return
-    kind = next((c for c in ("kind", "event", "action", "type") if c in events), None)
+    kind = _event_kind(events)
     seen = events.drop_duplicates(subset=[t, kind] if kind else [t])
     for _, event in seen.iterrows():
         ax.axvline(event[t], color="black", linestyle="--", linewidth=0.8, alpha=0.6)  # type: ignore[attr-defined]
-        if kind:
-            ax.annotate(str(event[kind]), (event[t], 1.0), xycoords=("data", "axes fraction"), rotation=90,  # type: ignore[attr-defined]
+        if kind and label:
+            text = str(event[kind]) + (f" {event['target']}" if "target" in event and pd.notna(event["target"]) else "")
+            ax.annotate(text, (event[t], 1.0), xycoords=("data", "axes fraction"), rotation=90,  # type: ignore[attr-defined]
                         fontsize=7, va="top", ha="right")
 
 

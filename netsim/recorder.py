@@ -98,6 +98,14 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
     traffic: dict[str, Any] = field(default_factory=dict)
     """Wire sizes for cross-zone pricing: ``request_bytes``/``response_bytes`` per client, ``cost_per_gb``."""
+    programming: dict[str, np.ndarray] = field(default_factory=dict)
+    """Every endpoint change on every node: ``service``, ``node`` (indices), ``change_s``, ``programmed_s``."""
+    ready_endpoints: list[list[tuple[float, int]]] = field(default_factory=list)
+    """Per service, ``(time, ready endpoints in the API)`` at the start and after every change."""
+    churn_log: list[tuple[float, str, str, str]] = field(default_factory=list)
+    """``(time, action, target, detail)``: churn events and what controllers did (events.csv)."""
+    retries: list[tuple[float, int]] = field(default_factory=list)
+    """``(time, client)`` of every retry (a retried request is still recorded once, in ``requests``)."""
 
     def measured(self) -> np.ndarray:
         """Boolean mask of the requests issued inside the measurement window."""

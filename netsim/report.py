@@ -114,7 +114,7 @@ def build(results: Results, figures: dict[str, bytes]) -> list[Block]:
 
 
 def verdict(summary: pd.DataFrame, comparison: pd.DataFrame, reference: str) -> list[str]:
-    """Plain sentences: which scenario wins on mean and p99 latency, and by how much."""
+    """Plain sentences: which scenarios lose requests, which wins on mean and p99 latency, and by how much."""
     lines = []
     for (client, service), group in summary.groupby(["client", "service"], sort=False):
         where = f" for {client} → {service}" if summary[["client", "service"]].drop_duplicates().shape[0] > 1 else ""
@@ -125,6 +125,8 @@ def verdict(summary: pd.DataFrame, comparison: pd.DataFrame, reference: str) -> 
                 f"error rate {_percent(row['error_rate'])}, over {int(row['replications'])} replication(s)."
             )
             continue
+        if group["error_rate"].fillna(0).gt(0).any():
+            lines.append(_errors_line(group, where))  # lost requests first: they matter more than milliseconds
         for metric, name in HEADLINE.items():
             if group[metric].isna().all():
                 continue
@@ -136,11 +138,24 @@ def verdict(summary: pd.DataFrame, comparison: pd.DataFrame, reference: str) -> 
                 text += f" (the reference); the next best, **{runner['scenario']}**, is " + _difference(comparison, runner["scenario"], client, service, metric, reference)
             else:
                 text += ", " + _difference(comparison, best["scenario"], client, service, metric, reference)
+            if best["error_rate"] > 0:
+                text += f" — but {_percent(best['error_rate'])} of its requests failed (latency counts successful requests only)"
             lines.append(text + ".")
-        if group["error_rate"].fillna(0).gt(0).any():
-            worst = group.loc[group["error_rate"].idxmax()]
-            lines.append(f"Most errors{where}: **{worst['scenario']}**, error rate {_percent(worst['error_rate'])}.")
     return lines
+
+
+def _errors_line(group: pd.DataFrame, where: str) -> str:
+    """Which scenarios lose requests: often the point of a comparison (churn, traffic policies)."""
+    worst = group.loc[group["error_rate"].idxmax()]
+    clean = list(group.loc[group["error_rate"].fillna(0) == 0, "scenario"])
+    text = f"Most errors{where}: **{worst['scenario']}**, error rate {_percent(worst['error_rate'])}"
+    if clean:
+        names = ", ".join(f"**{s}**" for s in clean[:4]) + (f" and {len(clean) - 4} more" if len(clean) > 4 else "")
+        text += f"; no errors in {names}"
+    else:
+        best = group.loc[group["error_rate"].idxmin()]
+        text += f"; fewest in **{best['scenario']}**, {_percent(best['error_rate'])}"
+    return text + "."
 
 
 def _difference(comparison: pd.DataFrame, scenario: str, client: str, service: str, metric: str, reference: str) -> str:
@@ -208,9 +223,10 @@ def _figures(summary: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
 
 
 def _parameters(summary: pd.DataFrame, parameters: list[str]) -> pd.DataFrame:
-    table = summary.drop_duplicates("scenario")
-    varying = [p for p in parameters if p in table and table[p].astype(str).nunique() > 1]  # constant ones say nothing
-    return table[["scenario", *varying]].astype(str)
+    table = summary.drop_duplicates("scenario")[["scenario", *[p for p in parameters if p in summary]]]
+    table = table.apply(lambda column: column.map(lambda v: "(base)" if pd.isna(v) else str(v)))  # unset: the base file's value
+    varying = [p for p in parameters if p in table and table[p].nunique() > 1]  # constant ones say nothing
+    return table[["scenario", *varying]]
 
 
 def _drop_single_keys(table: pd.DataFrame) -> pd.DataFrame:

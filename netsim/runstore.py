@@ -42,6 +42,8 @@ PER_RUN_TABLES: dict[str, Callable[[RunResult], list[dict[str, Any]]]] = {
     "runs": metrics.run_rows,
     "pods": metrics.pod_rows,
     "latency": metrics.latency_rows,
+    "timeline": metrics.timeline_rows,
+    "events": metrics.event_rows,
 }
 """The tables each run contributes rows to; a new per-run table (e.g. a timeline) is one entry here."""
 

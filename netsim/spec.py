@@ -70,6 +70,8 @@ class ClientSpec:
     request_bytes: int = 1000
     response_bytes: int = 10000
     retries: RetryConfig | None = None
+    rate_steps: tuple[tuple[float, float], ...] = ()
+    """``(at, rate)``: the arrival rate changes to ``rate`` at ``at`` (a load step); empty: constant ``rate``."""
     """Retry refused/reset/timed-out tries (``clients[].retries``); None: never."""
 
 

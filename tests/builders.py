@@ -62,3 +62,29 @@ def simulate_one(config: dict[str, Any], replication: int = 0):  # type: ignore[
     spec = load_experiment(config)
     runs = [r for r in spec.runs() if r.replication == replication]
     return simulate(runs[0])
+
+
+def churn_experiment(*, replicas: int = 4, rate: float = 400.0, duration: float = 40.0, nodes: int = 3,
+                     probe: dict | None = None, prestop_s: float | None = None, strategy: dict | None = None,
+                     startup: str = "1s", control_plane: dict | None = None, churn: list | None = None,
+                     mean_service: float = 0.005, concurrency: int = 4, timeout: str = "3s", seed: int = 1,
+                     min_ready_s: float | None = None, grace_s: float | None = None) -> dict[str, Any]:
+    """One Deployment behind a ClusterIP Service, with a readinessProbe and churn (no warm-up)."""
+    d = deployment(replicas=replicas)
+    container = d["spec"]["template"]["spec"]["containers"][0]
+    container["readinessProbe"] = {"tcpSocket": {"port": 8080}, **(probe or {"periodSeconds": 2})}
+    if prestop_s is not None:
+        container["lifecycle"] = {"preStop": {"sleep": {"seconds": prestop_s}}}
+    if strategy is not None:
+        d["spec"]["strategy"] = strategy
+    if min_ready_s is not None:
+        d["spec"]["minReadySeconds"] = min_ready_s
+    if grace_s is not None:
+        d["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = grace_s
+    config = experiment(replicas=replicas, rate=rate, duration=duration, warmup=0.0, concurrency=concurrency,
+                        mean_service=mean_service, nodes={"count": nodes}, manifests=[d, service()], seed=seed)
+    config["workloads"]["default"]["startup"] = startup
+    config["clients"][0]["timeout"] = timeout
+    config["cluster"]["control_plane"] = control_plane or {}
+    config["churn"] = churn or []
+    return config

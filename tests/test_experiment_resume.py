@@ -58,7 +58,7 @@ def test_interrupted_sweep_resumes_without_redoing_finished_runs(tmp_path: Path,
     assert len(counting.calls) == 3
     assert sum(r["reused"] for r in resumed.manifest["runs"]) == 3
 
-    fresh = run_experiment(config(), output=tmp_path / "fresh", report=False)
+    run_experiment(config(), output=tmp_path / "fresh", report=False)
     for table in ("summary.csv", "runs.csv", "pods.csv", "latency.csv", "comparison.csv"):
         assert (out / table).read_bytes() == (tmp_path / "fresh" / table).read_bytes(), table
 

@@ -88,3 +88,20 @@ def test_single_scenario_report(tmp_path: Path) -> None:
 def test_report_of_a_missing_folder_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", str(tmp_path / "nothing")]) == 2
     assert "not a netsim results folder" in capsys.readouterr().err
+
+
+def test_verdict_puts_lost_requests_first_and_qualifies_a_fast_but_failing_winner() -> None:
+    from netsim.report import _parameters, verdict
+
+    summary = pd.DataFrame({
+        "scenario": ["cluster", "local"], "client": ["u", "u"], "service": ["web", "web"],
+        "latency_mean_ms": [26.0, 25.0], "latency_mean_ms_ci95": [0.2, 0.2], "latency_p99_ms": [44.0, 43.0],
+        "latency_p99_ms_ci95": [1.0, 1.0], "error_rate": [0.0, 0.33], "replications": [3, 3],
+        "Service/web.spec.externalTrafficPolicy": [None, "Local"],
+    })
+    lines = verdict(summary, pd.DataFrame(), "cluster")
+    assert lines[0] == "Most errors: **local**, error rate 33 %; no errors in **cluster**."
+    assert "**local** has the lowest mean latency" in lines[1]
+    assert "but 33 % of its requests failed" in lines[1]
+    table = _parameters(summary, ["Service/web.spec.externalTrafficPolicy"])
+    assert table["Service/web.spec.externalTrafficPolicy"].tolist() == ["(base)", "Local"]

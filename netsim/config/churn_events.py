@@ -1,4 +1,4 @@
-"""Config sections for churn, retries and pod lifecycle timing (to be wired into ``schema.py``).
+"""Config sections for churn, retries and pod lifecycle timing (used by ``schema.py``).
 
 ``churn:`` is a list of events, each ``at`` a time or ``every`` a random interval,
 with exactly one action:
@@ -13,12 +13,13 @@ with exactly one action:
   without termination); without ``for`` it stays down;
 - ``{at: 100s, drain: node/node-3}``: cordon, then delete its pods gracefully;
 - ``{at: 30s, apply: Service/web}`` / ``{at: 30s, delete: Service/web}``: manifests
-  listed under the top-level ``deferred:`` (apply), or existing objects (delete).
+  listed under the top-level ``deferred:`` (apply), or existing objects (delete);
+  the resolver accepts Services only, so far.
 
-The ``apply`` shape is the one of ``schema.ChurnConfig`` (issue 3), so
-:data:`ChurnEvent` can replace it (``churn: list[ChurnEvent]``).
-:class:`RetryConfig` is for ``clients[].retries``; :class:`WorkloadLifecycleConfig`
-holds ``workloads.<d>.startup`` / ``prestop``; :class:`ControlPlaneConfig` the
+``schema.ExperimentConfig.churn`` is a ``ChurnList`` (the ``apply`` shape is issue 3's).
+:class:`RetryConfig` is ``clients[].retries``; ``schema.WorkloadConfig`` carries the
+fields of :class:`WorkloadLifecycleConfig` (``startup``, ``prestop``) beside the
+serving ones, so one ``workloads.<d>`` mapping holds both; :class:`ControlPlaneConfig` the
 propagation and node-failure knobs (``cluster.control_plane``), with Kubernetes'
 defaults where Kubernetes has them (k8s-facts §1.4, §2).
 """

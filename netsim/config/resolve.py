@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 # ``netsim.spec`` imports this package (for the config types), so when it is imported first it
 # is only partly initialised here: bind the module, and look its classes up when they are used.
 import netsim.spec as _spec
+from netsim.config.churn_events import event_action, event_target
 from netsim.config.presets import DEFAULT_MAGLEV_TABLE_SIZE, PRESETS
 from netsim.config.schema import (
     BUILTIN_WORKLOAD,
@@ -24,7 +25,6 @@ from netsim.config.schema import (
     NodePoolConfig,
     WorkloadConfig,
 )
-from netsim.config.churn_events import event_action, event_target
 from netsim.errors import ConfigError, did_you_mean
 from netsim.k8s.autoscaling import HorizontalPodAutoscaler
 from netsim.k8s.dns_names import lookup_sequence, resolve_name, service_fqdn
@@ -203,6 +203,7 @@ def build_client(
         request_bytes=client.request_bytes,
         response_bytes=client.response_bytes,
         retries=client.retries,
+        rate_steps=tuple((step.at, step.rate) for step in client.arrival.steps),
     )
 
 

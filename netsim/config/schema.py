@@ -12,6 +12,7 @@ value up by string key. ``docs/config.md`` documents each field; keep both in st
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
@@ -197,9 +198,26 @@ class WorkloadConfig(Section):
     prestop: Latency | None = Field(None, description="duration of an exec/httpGet preStop hook (a sleep hook carries its own)")
 
 
+class RateStep(Section):
+    """From ``at`` on, the client sends at ``rate`` (a load step)."""
+
+    at: Duration = Field(description="simulated time the rate changes (s)")
+    rate: float = Field(gt=0, description="requests per second from then on")
+
+
 class ArrivalConfig(Section):
     process: Literal["poisson"] = "poisson"
     rate: float = Field(gt=0, description="requests per second, in total over the client's pods")
+    steps: list[RateStep] = Field(
+        default_factory=list, description="later rates: a Poisson process whose rate steps at these times"
+    )
+
+    @field_validator("steps")
+    @classmethod
+    def _ordered(cls, value: list[RateStep]) -> list[RateStep]:
+        if any(b.at <= a.at for a, b in pairwise(value)):
+            raise ValueError("list the steps in increasing order of 'at'")
+        return value
 
 
 ConnectionMode = Literal["per-request", "keep-alive", "multiplexed"]

@@ -22,6 +22,7 @@ import simpy
 from simpy.core import NORMAL
 from simpy.events import Event
 
+from netsim.config.churn_events import RetryConfig
 from netsim.model.dns import ClusterDns
 from netsim.model.events import Tick, Wakeup
 from netsim.model.kube_proxy import KubeProxy
@@ -87,6 +88,10 @@ class Client:
         # its own, per-request), and per node the first-packet cost of a new connection (None: free).
         self.connection = -1
         self.first_packet: list[Callable[[], float]] | None = None
+        self.rate_steps: tuple[tuple[float, float], ...] = ()
+        """``(at, rate)`` changes of the arrival rate (a load step); empty: constant ``rate``."""
+        self.try_timeout = timeout
+        """How long one try waits for an answer that never comes (a hung pod, a dead node)."""
 
     def start(self) -> None:
         self._refill()
@@ -96,7 +101,10 @@ class Client:
 
     def _refill(self) -> None:
         """The next block of inter-arrival gaps and sending pods, from this client's own stream."""
-        self._gaps = self._rng.exponential(1.0 / self.rate, self.BLOCK).tolist()
+        if self.rate_steps:
+            self._gaps = stepped_gaps(self._rng, self.rate, self.rate_steps, self.env._now, self.BLOCK).tolist()
+        else:
+            self._gaps = self._rng.exponential(1.0 / self.rate, self.BLOCK).tolist()
         self._senders = self._rng.integers(0, len(self.pod_nodes), self.BLOCK).tolist()
         self._i = 0
 
@@ -180,3 +188,64 @@ class Client:
         if self.in_flight == 0 and self.env._now >= self.stop_at and self.on_idle is not None:
             self.on_idle()
             self.on_idle = None
+
+
+def stepped_gaps(rng: np.random.Generator, rate: float, steps: Sequence[tuple[float, float]], t0: float, n: int) -> np.ndarray:
+    """``n`` inter-arrival gaps from ``t0`` of a Poisson process whose rate steps (time rescaling).
+
+    Arrivals of a unit-rate process, mapped through the inverse of the cumulative
+    rate Λ(t) (piecewise linear), are a Poisson process of rate λ(t).
+    """
+    breaks = np.array([0.0, *[at for at, _ in steps]])
+    rates = np.array([rate, *[r for _, r in steps]])
+    cumulative = np.concatenate([[0.0], np.cumsum(np.diff(breaks) * rates[:-1])])
+
+    def big_lambda(t: np.ndarray) -> np.ndarray:
+        j = np.searchsorted(breaks, t, side="right") - 1
+        return cumulative[j] + (t - breaks[j]) * rates[j]
+
+    targets = big_lambda(np.array([t0]))[0] + np.cumsum(rng.standard_exponential(n))
+    j = np.searchsorted(cumulative, targets, side="right") - 1
+    times = breaks[j] + (targets - cumulative[j]) / rates[j]
+    return np.diff(np.concatenate([[t0], times]))
+
+
+RETRYABLE = {"refused": Outcome.REFUSED, "reset": Outcome.RESET, "timeout": Outcome.TIMEOUT}
+
+
+def install_retries(client: Client, config: RetryConfig, rng: np.random.Generator, log: list[tuple[float, int]]) -> None:
+    """Make ``client`` retry failed tries (``clients[].retries``), as a sidecar proxy does.
+
+    A try that ends with one of ``config.on`` is sent again, as a new connection
+    (a new endpoint choice), after a ``backoff`` draw, up to ``attempts`` times; the
+    request keeps its issue time, so its latency spans every try, and it is
+    recorded once, with the outcome of its last try. Each retry is logged
+    (``(time, client)``) and counted separately. When timeouts are retried, each
+    try gets an equal share of the client's ``timeout``, so that all tries fit in it.
+    Installed before the entry path and connection pool wrap ``finish``, so every
+    way a try can end passes through here; clients without retries are untouched.
+    """
+    from netsim.distributions import BlockSampler
+
+    retry_on = {RETRYABLE[kind] for kind in config.on}
+    attempts = config.attempts
+    backoff = BlockSampler(config.backoff, rng)
+    base_finish = client.finish
+    env = client.env
+    if Outcome.TIMEOUT in retry_on:
+        client.try_timeout = client.timeout / (attempts + 1)
+
+    def finish(request: Request, outcome: Outcome) -> None:
+        if outcome in retry_on:
+            tries = getattr(request, "tries", 0)
+            if tries < attempts:
+                request.tries = tries + 1
+                wait = backoff()
+                request.t_try = env._now + wait
+                request.pod = None
+                log.append((env._now, client.index))
+                env.schedule(Wakeup(env, lambda r: client._connect(r), request), NORMAL, wait)
+                return
+        base_finish(request, outcome)
+
+    client.finish = finish  # type: ignore[method-assign]

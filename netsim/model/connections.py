@@ -208,7 +208,9 @@ class ConnectionPool:
             else:
                 self._idle[sender].append(conn)
             waiting = self._waiting[sender]
-            if waiting:
+            # more than one may go: a try that finds the endpoint gone and no other ready ends at once
+            # (churn), freeing nothing, and the next waiting request must not wait for ever
+            while waiting and (self._idle[sender] or len(self.open[sender]) < self.pool):
                 self.send(waiting.popleft())
         elif self._expired(conn) and conn.in_flight == 0:
             self._close(conn, sender)

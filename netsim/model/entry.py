@@ -39,6 +39,7 @@ from netsim.model.events import Wakeup
 from netsim.model.kube_proxy import ClientIpAffinity, KubeProxy
 from netsim.model.load_balancer import NO_TARGET, CloudLoadBalancer
 from netsim.model.network import Locality, Network
+from netsim.model.pod import time_out
 from netsim.model.request import Outcome, Request
 from netsim.routing import EndpointTable
 
@@ -90,9 +91,15 @@ class _NodeProxyPath(_Path):
         self._table = table
         self._local = local
 
+    node_up: list[bool] | None = None
+    """Set by the World under churn: a node that is down black-holes what is sent to it."""
+
     def _at_node(self, request: Request) -> None:
         """The packet reaches ``request.node`` at the nodePort: that node's kube-proxy DNATs it."""
         node = request.node
+        if self.node_up is not None and not self.node_up[node]:
+            time_out(request)  # the node is dark: nobody answers, the client times out
+            return
         affinity = self._affinity[node]
         picker = self._pickers[node]
         pod_index = affinity.pick(request.source, self.env._now, picker) if affinity is not None else picker()
@@ -167,10 +174,7 @@ class LoadBalancerEntry(_NodeProxyPath):
         pod_index = int(self._table.pods[target])
         pod = self._pods[pod_index]
         request.node = pod.node  # ip targets enter the data plane at the pod's own node
-        if not self._table.ready[target]:
-            self._finish(request, Outcome.REFUSED)  # the pod is gone or not ready: connection refused
-            return
-        request.pod = pod
+        request.pod = pod  # a target the LB still uses may be gone: the pod's state decides (refused, timeout)
         self._later(self._lb_latency() + network.delay_of(lb.leg(zone, pod.node)), pod.accept, request)
 
     def respond(self, request: Request, outcome: Outcome) -> None:

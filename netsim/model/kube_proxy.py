@@ -12,9 +12,10 @@ endpoints), ``nftables`` (``numgen random`` over a verdict map, also uniform),
 Traffic policies filter per node (k8s-facts §3): with ``internalTrafficPolicy:
 Local`` (in-cluster traffic) or ``externalTrafficPolicy: Local`` (NodePort and
 LoadBalancer traffic) a node's rules hold only the ready endpoints on that node,
-and a node with none drops the connection. Each node gets a
-:class:`NodeLocalView` of the Service's one :class:`EndpointTable`, so a change
-of readiness reaches every view at once. ``sessionAffinity: ClientIP``
+and a node with none drops the connection. Each node has its own
+:class:`EndpointTable` per Service (what it has programmed; see
+:mod:`netsim.model.endpoint_slices`), and a ``Local`` policy a
+:class:`NodeLocalView` of it. ``sessionAffinity: ClientIP``
 (:class:`ClientIpAffinity`) is per node too, like iptables' ``recent`` lists.
 """
 
@@ -311,6 +312,13 @@ class KubeProxy:
     def all_pickers(self) -> list[BatchedPicker]:
         """Every picker (to invalidate when endpoints change)."""
         return [*self._pickers.values(), *self._external.values()]
+
+    def invalidate(self, service: int) -> None:
+        """This node programmed new endpoints for ``service``: drop pre-computed picks."""
+        self._pickers[service].invalidate()
+        external = self._external.get(service)
+        if external is not None:
+            external.invalidate()
 
     def connect(self, service: int) -> int:
         """Choose the pod for a new connection to ``service``; -1 means no ready endpoint (refused)."""

@@ -30,7 +30,7 @@ was set up long before the run); no connection draining.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -91,6 +91,7 @@ class CloudLoadBalancer:
         self.changes: list[tuple[float, int, bool]] = []
         self._rng = rng
         self._health_rng = health_rng
+        self._pod_names: Callable[[int], str] = lambda p: pod_names[p] if p < len(pod_names) else f"pod-{p}"
         self._uniforms: list[float] = []
         self._port_hashes: list[int] = []
         self._i = 0
@@ -101,8 +102,13 @@ class CloudLoadBalancer:
 
     # -- health checks -------------------------------------------------------------------------
 
+    probe_fn: Callable[[CloudLoadBalancer, int], bool] | None = None
+    """Set by the World under churn: what a target really answers (node up, pod serving, node's own view)."""
+
     def probe(self, target: int) -> bool:
         """What the target answers to a health check now."""
+        if self.probe_fn is not None:
+            return self.probe_fn(self, target)
         if self.instance:
             if not self.local_policy:
                 return True  # kube-proxy's /healthz on 10256: the node and its kube-proxy are up
@@ -114,6 +120,19 @@ class CloudLoadBalancer:
         phases = self._health_rng.uniform(0.0, self.check.interval, len(self.targets))
         for target, phase in enumerate(phases.tolist()):
             self.env.process(self._health_check(target, phase))
+
+    def add_targets(self) -> None:
+        """``ip`` targets: pods created during the run are registered out of service, then health-checked."""
+        if self.instance:
+            return
+        for position in range(len(self.targets), len(self.table)):
+            self.targets.append(position)
+            self._keys.append(self._pod_names(int(self.table.pods[position])))
+            self.target_zone.append(self.node_zone[int(self.table.nodes[position])])
+            self.in_service.append(False)
+            phase = float(self._health_rng.uniform(0.0, self.check.interval))
+            self.env.process(self._health_check(position, phase))
+        self._rebuild()
 
     def _health_check(self, target: int, phase: float) -> Generator[simpy.Event, None, None]:
         check = self.check

@@ -48,6 +48,10 @@ SyncDurationFn = Callable[[str, int], float]
 def sync_duration_s(mode: str, rule_count: int, base_s: float = 0.005, per_rule_s: float | None = None) -> float:
     """A simple, parameterised cost of one kube-proxy sync (an assumption, not a measurement).
 
+    The SimPy world uses :func:`netsim.model.kube_proxy.sync_duration` instead (the
+    ``cluster.kube_proxy.sync_cost`` settings), so that one cost model is configured in
+    one place; this one stays for the stand-alone :func:`programmed_times`.
+
     iptables rewrites its rules with ``iptables-restore``, whose cost grows with the
     number of rules (k8s-facts §1.5, measurement B, shows the growth of the old
     whole-table rewrite); IPVS and nftables update only what changed, so their cost

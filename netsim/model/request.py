@@ -26,6 +26,9 @@ class Outcome(IntEnum):
     (The client would see a connect timeout; netsim ends the request when it is dropped.)"""
     DISCOVERY = 5
     """The client could not find the Service: NXDOMAIN, or no env var (the pod is older than the Service)."""
+    RESET = 6
+    """The connection was reset: the pod's process died (crash, SIGKILL at the end of the grace period)
+    with the request in flight."""
 
     @property
     def column(self) -> str:
@@ -35,7 +38,7 @@ class Outcome(IntEnum):
 class Request:
     """What travels: who sent it, where it entered, which pod took it, when it started."""
 
-    __slots__ = ("client", "client_pod", "dns_queries", "node", "pod", "t_issue", "via", "source", "conn")
+    __slots__ = ("client", "client_pod", "dns_queries", "node", "pod", "t_issue", "via", "source", "conn", "tries", "t_try")
 
     def __init__(self, client: Any, client_pod: int, node: int, t_issue: float) -> None:
         self.client = client

@@ -2,14 +2,19 @@
 
 Order matters only for readability: nodes, then pods placed by the scheduler,
 then each Service's endpoints (pods its selector matches whose target port
-resolves), then a kube-proxy per node with a picker per Service, then DNS and
-the clients, then each client's entry path (model/entry.py), the cloud load
-balancers and the churn process.
+resolves) and their propagation to every node (model/endpoint_slices.py), then
+a kube-proxy per node over its own view, then DNS and the clients (with their
+retries), then each client's entry path (model/entry.py), the cloud load
+balancers, and the control plane: the kubelet (model/pod_lifecycle.py), the
+Deployment, HPA and node controllers (model/controllers.py) and the churn
+process (model/churn.py). Pods created during the run get the next index and a
+new name (``web-7``…); every pod that ever existed stays in :attr:`World.pods`.
 """
 
 from __future__ import annotations
 
 from itertools import count
+from typing import TYPE_CHECKING
 
 import numpy as np
 import simpy
@@ -19,9 +24,11 @@ from netsim.k8s.manifests import resolve_target_port
 from netsim.k8s.objects import ServiceType, TrafficPolicy
 from netsim.k8s.selectors import matches_equality
 from netsim.model.churn import Churn
-from netsim.model.client import Client
+from netsim.model.client import Client, install_retries
 from netsim.model.connections import ConnectionPool
+from netsim.model.controllers import DeploymentController, HpaLoop, NodeController, choose
 from netsim.model.dns import ClusterDns, NoDns
+from netsim.model.endpoint_slices import EndpointSlices
 from netsim.model.entry import (
     AffinityEntry,
     ExternalNameEntry,
@@ -43,12 +50,17 @@ from netsim.model.kube_proxy import (
 )
 from netsim.model.load_balancer import CloudLoadBalancer
 from netsim.model.network import Network
-from netsim.model.pod import Pod
-from netsim.model.scheduler import place_pods
+from netsim.model.pod import Pod, TrackedServiceTime
+from netsim.model.pod_lifecycle import Kubelet, PodStatus
+from netsim.model.request import Outcome
+from netsim.model.scheduler import feasible_nodes, place_pods
 from netsim.model.streams import Streams
 from netsim.recorder import Recorder
 from netsim.routing import EndpointTable
 from netsim.spec import ChurnEventSpec, RunSpec
+
+if TYPE_CHECKING:
+    from netsim.k8s.objects import Deployment
 
 
 class World:
@@ -63,18 +75,31 @@ class World:
         self.nodes = scenario.nodes
         self.network = Network(scenario.cluster.network, scenario.nodes, self.streams.rng("network", "hops"))
         placements, self.warnings = place_pods(scenario.deployments, scenario.nodes)
-        deployments = {d.name: d for d in scenario.deployments}
+        self.deployments = {d.name: d for d in scenario.deployments}
+        hpa_targets = {h.target_name for h in scenario.autoscalers}
+        self._tracked = hpa_targets
         self.pods: list[Pod] = []
-        for index, placement in enumerate(placements):
-            workload = scenario.workloads[placement.deployment]
-            self.pods.append(Pod(
-                self.env, index, placement.name, placement.deployment, placement.node,
-                deployments[placement.deployment].pod_labels, workload.concurrency, workload.queue_limit,
-                BlockSampler(workload.service_time, self.streams.rng("service", placement.name)),
-            ))
+        self.status: list[PodStatus] = []
+        self.pod_names: list[str] = []
+        self._names = {d.name: d.replicas for d in scenario.deployments}
+        for placement in placements:
+            self._new_pod(self.deployments[placement.deployment], placement.name, placement.node, 0)
+        self.node_up = [True] * len(self.nodes)
+        self.cordoned = [False] * len(self.nodes)
+        self.pending: list[Pod] = []
+        self.log: list[tuple[float, str, str, str]] = []
+        self.hpa_log: list[tuple[float, str, int, int, float]] = []
+        self.retry_log: list[tuple[float, int]] = []
         self.services = [s for s in scenario.services if s.name in {c.service for c in scenario.clients}]
         self.tables = [self._endpoints(i) for i in range(len(self.services))]
+        """Per Service, the EndpointSlice as the API server has it; each node programs its own copy."""
+        self.slices = EndpointSlices(
+            self.env, self.tables, len(self.nodes), scenario.cluster.kube_proxy, scenario.cluster.control_plane,
+            lambda name: self.streams.rng("churn", f"propagation/{name}"), self.node_up,
+            scenario.cluster.background_services + len(scenario.services),
+        )
         self.proxies = [self._kube_proxy(n) for n in range(len(scenario.nodes))]
+        self.slices.proxies = self.proxies
         self.clients = self._clients()
         self.dns = ClusterDns(scenario.cluster.dns, self.streams.rng("dns", "coredns"), sum(len(c.pod_nodes) for c in self.clients))
         self.dns.exists = [scenario.created_at.get(s.name, 0.0) <= 0.0 for s in self.services]
@@ -82,29 +107,40 @@ class World:
         self._connection_ids = count()
         for client, spec in zip(self.clients, scenario.clients, strict=True):
             client._dns = self.dns
+            if spec.retries is not None:
+                install_retries(client, spec.retries, self.streams.rng("arrivals", f"retries/{spec.name}"), self.retry_log)
             self._entry_path(client, spec)
             self._connections(client, spec)
-        self.churn = Churn(self.env, scenario.churn, self._apply)
+        self.kubelet = Kubelet(self)
+        self.controllers = {d.name: DeploymentController(self, d) for d in scenario.deployments}
+        self.autoscalers = [HpaLoop(self, h, self.controllers[h.target_name]) for h in scenario.autoscalers]
+        self.node_controller = NodeController(self)
+        self.churn = Churn(self.env, scenario.churn, self.apply_churn, lambda name: self.streams.rng("churn", name))
+        if scenario.churn or scenario.autoscalers:
+            for lb in self.load_balancers.values():
+                lb.probe_fn = self._lb_probe
         self.drained = self.env.event()
         self._busy_clients = len(self.clients)
 
     def _kube_proxy(self, n: int) -> KubeProxy:
-        """Node ``n``'s kube-proxy: per Service an in-cluster picker, a nodePort picker, ClientIP affinity.
+        """Node ``n``'s kube-proxy over its own view of each Service's endpoints.
 
+        Per Service: an in-cluster picker, a nodePort picker, ClientIP affinity.
         Traffic policies filter here: ``Local`` gives the node a view of its own endpoints only.
         """
         scenario = self.run.scenario
         config = scenario.cluster.kube_proxy
         node = scenario.nodes[n].name
+        zones, cpus = [x.zone for x in scenario.nodes], [x.cpu for x in scenario.nodes]
         internal, external, affinity = {}, {}, {}
-        for s, table in enumerate(self.tables):
+        for s, table in enumerate(self.slices.views[n]):
             service = self.services[s]
             local = service.internal_traffic_policy is TrafficPolicy.LOCAL
             view = NodeLocalView(table, n) if local else table
-            prefer = None if local else topology_preference(
-                service.traffic_distribution, service.topology_mode, table.nodes,
-                [x.zone for x in scenario.nodes], [x.cpu for x in scenario.nodes], n,
-            )
+            prefer = None
+            if not local and topology_preference(service.traffic_distribution, service.topology_mode, table.nodes, zones, cpus, n) is not None:
+                def prefer(nodes, service=service):  # type: ignore[no-untyped-def]  # recomputed when endpoints are added
+                    return topology_preference(service.traffic_distribution, service.topology_mode, nodes, zones, cpus, n)
             internal[s] = make_picker(config, view, self.streams.rng("routing", f"{node}/{service.name}"), s, prefer)  # type: ignore[arg-type]
             if service.type.reachable_from_outside:
                 local = service.external_traffic_policy is TrafficPolicy.LOCAL
@@ -130,7 +166,7 @@ class World:
                 if lb is None:
                     lb = self.load_balancers[s] = CloudLoadBalancer(
                         self.env, scenario.load_balancer, service.name, local, scenario.nodes, table,
-                        [p.name for p in self.pods], self.streams.rng("routing", f"lb/{service.name}"),
+                        self.pod_names, self.streams.rng("routing", f"lb/{service.name}"),
                         self.streams.rng("health", f"lb/{service.name}"),
                     )
                 entry = LoadBalancerEntry(client, self.network, self.pods, self.proxies, s, table, local, lb,
@@ -144,6 +180,8 @@ class World:
                 client.ip_preserved = int(local)
             client._connect = entry.connect  # type: ignore[method-assign]
             client.respond = entry.respond  # type: ignore[method-assign]
+            if any(e.action in ("fail", "drain") for e in scenario.churn):
+                entry.node_up = self.node_up
             return
         if spec.discovery == "env":
             client._dns = NoDns()
@@ -198,45 +236,156 @@ class World:
         client.pool = ConnectionPool(client, spec.connections, self.pods, self._connection_ids, affinity)  # type: ignore[attr-defined]
 
     def remove_endpoint(self, pod: int) -> None:
-        """Delete a pod at once: not ready everywhere, and gone, so connections pinned to it fail.
+        """Delete a pod at once: gone everywhere (no propagation), refusing new connections.
 
-        (The churn issue adds graceful termination and propagation delays; this is the abrupt case.)
+        Requests already in service finish; connections pinned to it fail. (The graceful,
+        propagated path is :meth:`Kubelet.delete`; this is the abrupt case tests use.)
         """
         self.pods[pod].gone = True
-        self.set_endpoint_ready(pod, False)
-
-    def _apply(self, event: ChurnEventSpec) -> None:
-        """A churn event: a deferred Service comes to exist (DNS record and kube-proxy rules)."""
-        names = [s.name for s in self.services]
-        if event.kind == "Service" and event.name in names:
-            self.dns.exists[names.index(event.name)] = True
+        self.pods[pod].stop_listening(lambda _: None)
+        self.slices.set_everywhere(pod, False, remove=True)
 
     def set_endpoint_ready(self, pod: int, ready: bool) -> None:
-        """Set a pod's EndpointSlice ``ready`` condition everywhere and make every kube-proxy see it.
+        """Set a pod's EndpointSlice ``ready`` condition and make every kube-proxy see it at once."""
+        self.slices.set_everywhere(pod, ready)
 
-        (Propagation and sync delays are the churn issue's; here the change is immediate.)
-        """
-        for table in self.tables:
-            table.ready[table.pods == pod] = ready
-        for proxy in self.proxies:
-            for picker in proxy.all_pickers():
-                picker.invalidate()
+    # -- pods that come and go ---------------------------------------------------------------
+
+    def _new_pod(self, deployment: Deployment, name: str, node: int, revision: int) -> Pod:
+        workload = self.run.scenario.workloads[deployment.name]
+        sampler = BlockSampler(workload.service_time, self.streams.rng("service", name))
+        pod = Pod(
+            self.env, len(self.pods), name, deployment.name, node, deployment.pod_labels, workload.concurrency,
+            workload.queue_limit, TrackedServiceTime(sampler) if deployment.name in self._tracked else sampler,  # type: ignore[arg-type]
+        )
+        pod.revision, pod.created_at = revision, self.env.now
+        self.pods.append(pod)
+        self.status.append(PodStatus(deployment.template))
+        self.pod_names.append(name)
+        return pod
+
+    def create_pod(self, deployment: Deployment, revision: int) -> Pod:
+        """The ReplicaSet creates a pod: scheduled on a node that is up and not cordoned, then started."""
+        self._names[deployment.name] += 1
+        pod = self._new_pod(deployment, f"{deployment.name}-{self._names[deployment.name]}", -1, revision)
+        status = self.status[pod.index]
+        status.ready, status.ready_since, status.running = False, None, False
+        pod.die(Outcome.REFUSED)
+        pod.state = "Pending"
+        if not self._schedule(pod):
+            self.pending.append(pod)
+            self.record("pod-pending", f"pod/{pod.name}", "no node fits")
+        return pod
+
+    def _schedule(self, pod: Pod) -> bool:
+        deployment = self.deployments[pod.deployment]
+        live = [p for p in self.pods if p.node >= 0 and p.state != "Gone"]
+        candidates = [n for n in feasible_nodes(deployment, self.nodes) if self.node_up[n] and not self.cordoned[n]]
+        if not candidates:
+            return False
+        own = [sum(1 for p in live if p.node == n and p.deployment == pod.deployment) for n in range(len(self.nodes))]
+        total = [sum(1 for p in live if p.node == n) for n in range(len(self.nodes))]
+        pod.node = min(candidates, key=lambda n: (own[n], total[n], n))
+        for s in range(len(self.services)):
+            target = self._target_port(s, pod)
+            if target is not None:
+                self.slices.add(s, pod.index, pod.node, target)
+        for lb in self.load_balancers.values():
+            lb.add_targets()
+        self.record("pod-created", f"pod/{pod.name}", f"on {self.nodes[pod.node].name}, revision {pod.revision}")
+        self.kubelet.start(pod)
+        return True
+
+    def schedule_pending(self) -> None:
+        """A node came back or was uncordoned: try the Pending pods again."""
+        waiting, self.pending = self.pending, []
+        for pod in waiting:
+            if not self._schedule(pod):
+                self.pending.append(pod)
+
+    def pod_changed(self, pod: Pod, ready: bool = False, gone: bool = False) -> None:
+        """Tell the pod's Deployment controller (and again after minReadySeconds when it became Ready)."""
+        controller = self.controllers.get(pod.deployment)
+        if controller is None:
+            return
+        controller.notify()
+        if ready and controller.deployment.min_ready_seconds > 0:
+            controller.notify(controller.deployment.min_ready_seconds)
+        if ready:
+            self.record("pod-ready", f"pod/{pod.name}", "")
+
+    def record(self, action: str, target: str, detail: str) -> None:
+        """One line of events.csv."""
+        self.log.append((self.env.now, action, target, detail))
+
+    def _lb_probe(self, lb: CloudLoadBalancer, target: int) -> bool:
+        """What an LB health check really finds: the node up (and, for Local, its own programmed view), or the pod serving."""
+        if lb.instance:
+            if not self.node_up[target]:
+                return False
+            if not lb.local_policy:
+                return True
+            s = next(i for i, t in enumerate(self.tables) if t is lb.table)
+            view = self.slices.views[target][s]
+            return bool((view.ready & (view.nodes == target)).any())
+        pod = self.pods[int(lb.table.pods[target])]
+        return self.node_up[pod.node] and not pod.gone and pod.process == "serving"
+
+    def apply_churn(self, event: ChurnEventSpec) -> None:
+        """Carry out one churn event."""
+        self.record(event.action, event.target, _detail(event))
+        action = event.action
+        if action == "apply":
+            names = [s.name for s in self.services]
+            if event.kind == "Service" and event.name in names:
+                self.dns.exists[names.index(event.name)] = True
+        elif action == "delete":
+            names = [s.name for s in self.services]
+            if event.name in names:
+                s = names.index(event.name)
+                self.dns.exists[s] = False
+                for pod in self.tables[s].pods.tolist():
+                    self.slices.set_ready(int(pod), False, remove=True)
+        elif action == "rollout":
+            controller = self.controllers[event.name]
+            controller.revision += 1
+            controller.notify()
+        elif action == "scale":
+            controller = self.controllers[event.name]
+            controller.desired = event.event.replicas
+            controller.notify()
+        elif action == "kill":
+            how = event.event.how
+            candidates = [p for p in self.pods if p.deployment == event.name and not p.gone and p.process == "serving"
+                          and self.status[p.index].deleted_at is None]
+            rng = self.streams.rng("churn", f"kill/{event.name}/{self.env.now!r}")
+            for pod in choose(rng, candidates, event.event.count):
+                getattr(self.kubelet, how)(pod)
+                self.record(f"kill-{how}", f"pod/{pod.name}", "")
+        elif action == "fail":
+            self.node_controller.fail(self._node(event.name), event.event.for_)
+        elif action == "drain":
+            self.node_controller.drain(self._node(event.name))
+
+    def _node(self, name: str) -> int:
+        return next(i for i, n in enumerate(self.nodes) if n.name == name)
+
+    def _target_port(self, service_index: int, pod: Pod) -> int | None:
+        service = self.services[service_index]
+        if service.type is ServiceType.EXTERNAL_NAME or not service.selector or not matches_equality(service.selector, pod.labels):
+            return None
+        port = next(c.port for c in self.run.scenario.clients if c.service == service.name)
+        return resolve_target_port(port, self.deployments[pod.deployment].container_ports)
 
     def _endpoints(self, service_index: int) -> EndpointTable:
         """The EndpointSlice of one Service port: matching pods whose target port resolves."""
-        service = self.services[service_index]
-        port = next(c.port for c in self.run.scenario.clients if c.service == service.name)
-        deployments = {d.name: d for d in self.run.scenario.deployments}
         pods, nodes, ports = [], [], []
         for pod in self.pods:
-            if service.type is ServiceType.EXTERNAL_NAME:
-                break  # a CNAME: its selector, if any, is ignored
-            if service.selector and matches_equality(service.selector, pod.labels):
-                target = resolve_target_port(port, deployments[pod.deployment].container_ports)
-                if target is not None:
-                    pods.append(pod.index)
-                    nodes.append(pod.node)
-                    ports.append(target)
+            target = self._target_port(service_index, pod)
+            if target is not None:
+                pods.append(pod.index)
+                nodes.append(pod.node)
+                ports.append(target)
         return EndpointTable.build(pods, nodes, ports)
 
     def _clients(self) -> list[Client]:
@@ -260,6 +409,7 @@ class World:
                 self.proxies, self.pods, self.network, self.recorder,
             )
             client.on_idle = self._client_idle
+            client.rate_steps = spec.rate_steps
             clients.append(client)
             offset += len(pod_nodes)
         _ = start
@@ -274,6 +424,8 @@ class World:
         for lb in self.load_balancers.values():
             lb.start()
         self.churn.start()
+        for hpa in self.autoscalers:
+            hpa.start()
         for client in self.clients:
             if client.pod_nodes:
                 client.start()
@@ -281,6 +433,18 @@ class World:
                 self._client_idle()
         if not self.clients:
             self.drained.succeed()
+
+
+def _detail(event: ChurnEventSpec) -> str:
+    """The parameters of a churn event, for events.csv."""
+    e = event.event
+    if event.action == "scale":
+        return f"replicas {e.replicas}"
+    if event.action == "kill":
+        return f"count {e.count}, how {e.how}"
+    if event.action == "fail":
+        return "for good" if e.for_ is None else f"for {e.for_:g}s"
+    return ""
 
 
 class _FirstPacket:

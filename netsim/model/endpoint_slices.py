@@ -1,0 +1,195 @@
+"""EndpointSlices in the API server, and how each change reaches every node's kube-proxy.
+
+Kubernetes (k8s-facts §1.4, §2): the EndpointSlice controller keeps one slice
+per Service (here: per Service port a client uses) listing the pods its selector
+matches, each with a ``ready`` condition (false while the pod is not Ready or is
+terminating). Every node's kube-proxy watches the slices and rewrites its rules
+in rate-limited syncs, so each node has *its own* view, which lags the API by
+its own delay. The timing rules are :mod:`netsim.model.propagation`'s
+(:class:`EndpointSliceController`, :class:`NodeProxySync`); this module runs
+them in the SimPy world:
+
+pod change at *t* → slice written at *w* (batch period, processing) → node *n*
+sees it at *w* + watch delay (a draw per node and write) → its next allowed sync
+(``min_sync_period``, burst) → sync duration (:func:`netsim.model.kube_proxy.sync_duration`,
+the one cost model: iptables ∝ rule count, IPVS/nftables per change) → node *n*'s
+:class:`~netsim.routing.EndpointTable` takes the slice as written at *w* and its
+pickers are invalidated. The network programming latency of the change on *n* is
+the programmed time − *t* (recorded for every change on every live node).
+
+Only changes of a Service's *ready set* count as changes (the SLI's definition);
+adding a not-yet-ready endpoint rides along with the next one. Endpoint
+positions only grow (a removed endpoint stays as a not-ready tombstone), so
+pickers keep their per-position state. Simplification: netsim's client pods are
+load generators that node failures do not touch, so a failed node's rules keep
+following the API for the client pods on it (what matters for traffic *to* a
+failed node is that it black-holes it, :mod:`netsim.model.entry`); its latency is
+not recorded, and it resyncs when it comes back. The cloud load balancer is not
+fed from here: it learns through its health checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+
+from netsim.config.churn_events import ControlPlaneConfig
+from netsim.config.schema import KubeProxyConfig
+from netsim.distributions import BlockSampler
+from netsim.model.events import call_later
+from netsim.model.kube_proxy import KubeProxy, iptables_rule_count, sync_duration
+from netsim.model.propagation import EndpointSliceController, NodeProxySync
+from netsim.routing import EndpointTable
+
+
+@dataclass
+class _Write:
+    """One slice write: the changes it carries (their times)."""
+
+    service: int
+    version: int
+    changes: list[float] = field(default_factory=list)
+
+
+class EndpointSlices:
+    """The API's endpoints per Service (``tables``), each node's programmed copy (``views``), and the path between.
+
+    Attributes:
+        tables: per Service, the slice as the API server has it (positions only grow).
+        views: ``views[node][service]``: what that node's kube-proxy has programmed.
+        latency: ``(service, node, change_s, programmed_s)`` of every change on every node.
+        ready_log: per Service, ``(time, ready endpoints)`` after every change of the ready set.
+    """
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        tables: Sequence[EndpointTable],
+        nodes: int,
+        kube_proxy: KubeProxyConfig,
+        control_plane: ControlPlaneConfig,
+        rng: Callable[[str], np.random.Generator],
+        node_up: list[bool],
+        services_in_cluster: int,
+    ) -> None:
+        self.env = env
+        self.tables = list(tables)
+        self.views = [[t.snapshot() for t in tables] for _ in range(nodes)]
+        self.proxies: Sequence[KubeProxy] = []
+        """Each node's kube-proxy (set by the World once it has built them on :attr:`views`)."""
+        self.kube_proxy = kube_proxy
+        self.node_up = node_up
+        self._services_in_cluster = services_in_cluster
+        cp = control_plane
+        # One pair of flags: kube-proxy's own section, unless control_plane sets them explicitly.
+        min_sync = cp.min_sync_period if "min_sync_period" in cp.model_fields_set else kube_proxy.min_sync_period
+        sync_period = cp.sync_period if "sync_period" in cp.model_fields_set else kube_proxy.sync_period
+        self.controllers = [EndpointSliceController(cp.endpointslice_batch_period) for _ in tables]
+        self._processing = BlockSampler(cp.endpointslice_processing, rng("endpointslice-controller"))
+        self._watch = [BlockSampler(cp.watch_delay, rng(f"watch/{n}")) for n in range(nodes)]
+        self.node_sync = [NodeProxySync(min_sync, sync_period, cp.sync_burst, self._sync_duration) for _ in range(nodes)]
+        self.present = [np.ones(len(t), dtype=bool) for t in tables]
+        self._last_write: list[_Write | None] = [None] * len(tables)
+        self._versions = [0] * len(tables)
+        self._programmed = [[0] * len(tables) for _ in range(nodes)]
+        self.latency: list[tuple[int, int, float, float]] = []
+        self.ready_log: list[list[tuple[float, int]]] = [[(0.0, int(t.ready.sum()))] for t in tables]
+        self.on_programmed: Callable[[int, int], None] | None = None
+        """Called with ``(node, service)`` after a node programmed a newer slice (the LB's Local health checks)."""
+
+    # -- the API side ------------------------------------------------------------------------
+
+    def _sync_duration(self) -> float:
+        endpoints = int(sum(int(p.sum()) for p in self.present))
+        rules = iptables_rule_count(self._services_in_cluster, endpoints)
+        return sync_duration(self.kube_proxy, rules, 1)
+
+    def add(self, service: int, pod: int, node: int, port: int) -> None:
+        """A new pod matches the Service: a not-ready endpoint is appended (no change of the ready set)."""
+        t = self.tables[service]
+        t.pods = np.append(t.pods, np.int32(pod))
+        t.nodes = np.append(t.nodes, np.int32(node))
+        t.ports = np.append(t.ports, np.int32(port))
+        t.ready = np.append(t.ready, False)
+        self.present[service] = np.append(self.present[service], True)
+
+    def positions(self, service: int, pod: int) -> np.ndarray:
+        return np.flatnonzero(self.tables[service].pods == pod)
+
+    def set_ready(self, pod: int, ready: bool, remove: bool = False) -> None:
+        """The pod's endpoints turn (not-)ready, or are removed; a change wherever the ready set changes."""
+        now = self.env.now
+        for s, table in enumerate(self.tables):
+            where = table.pods == pod
+            if not where.any():
+                continue
+            if remove:
+                self.present[s][where] = False
+                ready = False
+            if bool(table.ready[where].all()) == ready and bool(table.ready[where].any()) == ready:
+                continue
+            table.ready[where] = ready
+            self.ready_log[s].append((now, int(table.ready.sum())))
+            self.change(s, now)
+
+    def change(self, service: int, t: float) -> None:
+        """The ready set of ``service`` changed at ``t``: the controller writes it, the nodes program it."""
+        write_time, new = self.controllers[service].on_change(t, self._processing())
+        last = self._last_write[service]
+        if new or last is None:
+            self._versions[service] += 1
+            last = self._last_write[service] = _Write(service, self._versions[service])
+            call_later(self.env, max(0.0, write_time - self.env.now), self._fan_out, last)
+        last.changes.append(t)
+
+    def _fan_out(self, write: _Write) -> None:
+        """The slice write reaches the API: every live node's kube-proxy sees it after its watch delay."""
+        s = write.service
+        snapshot = self.tables[s].snapshot()
+        now = self.env.now
+        for n in range(len(self.proxies)):
+            programmed = self.node_sync[n].on_write(now, self._watch[n]())
+            if self.node_up[n]:  # a dead node's rules follow along (for its client pods, see below) unrecorded
+                for t in write.changes:
+                    self.latency.append((s, n, t, programmed))
+            call_later(self.env, max(0.0, programmed - now), self._program, (n, s, write.version, snapshot))
+
+    # -- the node side -----------------------------------------------------------------------
+
+    def _program(self, args: tuple[int, int, int, EndpointTable]) -> None:
+        node, service, version, snapshot = args
+        if version <= self._programmed[node][service]:
+            return
+        self._programmed[node][service] = version
+        self.views[node][service].assign(snapshot)
+        self.proxies[node].invalidate(service)
+        if self.on_programmed is not None:
+            self.on_programmed(node, service)
+
+    def resync(self, node: int) -> None:
+        """A node came back: its kube-proxy lists the slices and programs them in one sync."""
+        seen = self.node_sync[node].seen_at(self.env.now, self._watch[node]())
+        for s in range(len(self.tables)):
+            snapshot = self.tables[s].snapshot()
+            self._programmed[node][s] = min(self._programmed[node][s], self._versions[s] - 1)
+            programmed = self.node_sync[node].on_seen(seen)
+            call_later(self.env, max(0.0, programmed - self.env.now), self._program, (node, s, self._versions[s], snapshot))
+
+    def set_everywhere(self, pod: int, ready: bool, remove: bool = False) -> None:
+        """Change the API and every node at once (no propagation): the abrupt case tests use."""
+        for s, table in enumerate(self.tables):
+            where = table.pods == pod
+            if not where.any():
+                continue
+            if remove:
+                self.present[s][where] = False
+            table.ready[where] = ready and not remove
+            self.ready_log[s].append((self.env.now, int(table.ready.sum())))
+            for n, views in enumerate(self.views):
+                views[s].assign(table.snapshot())
+                self.proxies[n].invalidate(s)
+                if self.on_programmed is not None:
+                    self.on_programmed(n, s)

@@ -1,0 +1,245 @@
+"""The kubelet's side of a pod's life: start, readiness, crashes, hangs, graceful termination.
+
+Kubernetes (k8s-facts §2; :mod:`netsim.k8s.lifecycle`, :mod:`netsim.model.probes`):
+
+- **Start.** Scheduled → the container runs after ``workloads.<d>.startup`` (image
+  pull, process start) → the readinessProbe ticks (its grid at a random phase)
+  and the pod is Ready after ``successThreshold`` successes; then its endpoint
+  turns ready in the EndpointSlice (and propagates, :mod:`netsim.model.endpoint_slices`).
+  The process serves from its start: a request that arrives before the endpoint
+  is ready (an LB with ``ip`` targets) is served.
+- **Terminating** (deletion): the endpoint turns not-ready at once; the preStop
+  hook runs (a ``sleep`` hook's own seconds, an exec/httpGet hook for
+  ``workloads.<d>.prestop``) while the process still serves; SIGTERM: the process
+  stops listening (new connections refused) and finishes what it has; it exits when
+  done, or SIGKILL at ``terminationGracePeriodSeconds`` resets what is left. Then the
+  pod is gone and its endpoint removed.
+- **Crash** (``kill … how: crash``): the process exits: in-flight requests are reset,
+  new ones refused, the pod is not Ready at once (the kubelet sees the exit); it
+  restarts in place after CrashLoopBackOff (10 s doubling to 300 s) and goes
+  through start and readiness again.
+- **Hang** (``how: hang``): the process stops answering; requests time out; only the
+  readinessProbe notices, after ``failureThreshold`` failures (≈ (failureThreshold − 1)
+  × periodSeconds + U(0, periodSeconds) + timeoutSeconds). Without a probe, never.
+  A hung process stays hung (no liveness probe is modelled).
+- **Vanish** (its node failed): the process is gone without termination; in-flight
+  and new requests are black-holed; the API still thinks the pod Ready until the
+  node controller says otherwise (:mod:`netsim.model.controllers`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from netsim.distributions import BlockSampler
+from netsim.k8s.lifecycle import CrashLoopBackOff, termination_timeline
+from netsim.k8s.pod_template import PodTemplate
+from netsim.model.events import call_later
+from netsim.model.pod import Pod
+from netsim.model.probes import failure_detected_at, pod_ready_time
+from netsim.model.request import Outcome
+
+if TYPE_CHECKING:
+    from netsim.model.world import World
+
+
+@dataclass
+class PodStatus:
+    """What the kubelet and the API know about one pod besides its serving state."""
+
+    template: PodTemplate
+    ready: bool = True
+    ready_since: float | None = 0.0
+    deleted_at: float | None = None
+    """Deletion time (Terminating, or evicted); None while the pod is wanted."""
+    running: bool = True
+    """The container's process is up (serving, draining or hung)."""
+    started_at: float = 0.0
+    probe_origin: float = 0.0
+    generation: int = 0
+    """Bumped whenever pending start/readiness timers must be ignored (crash, hang, deletion)."""
+    restarts: int = 0
+    backoff: CrashLoopBackOff = field(default_factory=CrashLoopBackOff)
+    evicted: bool = False
+
+
+class Kubelet:
+    """Pod lifecycle transitions for every node (one object; each pod's timers are its own)."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.env = world.env
+        self._rng = world.streams.rng("churn", "kubelet/probe-phase")
+        self._startup: dict[str, BlockSampler | None] = {}
+        self._prestop: dict[str, BlockSampler | None] = {}
+        for name, workload in world.run.scenario.workloads.items():
+            self._startup[name] = None if workload.startup is None else BlockSampler(workload.startup, world.streams.rng("churn", f"startup/{name}"))
+            self._prestop[name] = None if workload.prestop is None else BlockSampler(workload.prestop, world.streams.rng("churn", f"prestop/{name}"))
+
+    # -- start and readiness -------------------------------------------------------------------
+
+    def start(self, pod: Pod) -> None:
+        """A pod was scheduled: the container starts after the workload's startup time."""
+        status = self.world.status[pod.index]
+        status.generation += 1
+        status.running = False
+        pod.state = "Starting"
+        pod.die(Outcome.REFUSED)  # nothing listens yet
+        startup = self._startup.get(pod.deployment)
+        call_later(self.env, startup() if startup is not None else 0.0, self._container_started, (pod, status.generation))
+
+    def _container_started(self, args: tuple[Pod, int]) -> None:
+        pod, generation = args
+        status = self.world.status[pod.index]
+        if generation != status.generation or pod.state == "Gone":
+            return
+        now = self.env.now
+        status.running, status.started_at = True, now
+        pod.serve()
+        pod.state = "Running"
+        probes = status.template.readiness_probes
+        phases = [float(self._rng.uniform(0.0, p.period_s)) for p in probes]
+        status.probe_origin = now + (phases[0] if phases else 0.0)
+        ready_at = pod_ready_time(now, probes, phases)
+        call_later(self.env, max(0.0, ready_at - now), self._probe_ready, (pod, generation))
+
+    def _probe_ready(self, args: tuple[Pod, int]) -> None:
+        pod, generation = args
+        status = self.world.status[pod.index]
+        if generation != status.generation or pod.state == "Gone" or status.deleted_at is not None:
+            return
+        status.ready, status.ready_since = True, self.env.now
+        self.world.slices.set_ready(pod.index, True)
+        self.world.pod_changed(pod, ready=True)
+
+    def _not_ready(self, pod: Pod) -> None:
+        status = self.world.status[pod.index]
+        if status.ready:
+            status.ready, status.ready_since = False, None
+            self.world.slices.set_ready(pod.index, False)
+            self.world.pod_changed(pod)
+
+    # -- failures ---------------------------------------------------------------------------
+
+    def crash(self, pod: Pod) -> bool:
+        """The container's process exits; it restarts in place after CrashLoopBackOff."""
+        status = self.world.status[pod.index]
+        if pod.state == "Gone" or not status.running:
+            return False
+        now = self.env.now
+        status.generation += 1
+        status.running = False
+        pod.die(Outcome.RESET)
+        pod.state = "Crashed"
+        self._not_ready(pod)
+        if status.deleted_at is not None:  # a terminating pod whose process dies is done
+            self._exited(pod)
+            return True
+        delay = status.backoff.on_crash(now - status.started_at)
+        status.restarts += 1
+        call_later(self.env, delay, self._restart, (pod, status.generation))
+        return True
+
+    def _restart(self, args: tuple[Pod, int]) -> None:
+        pod, generation = args
+        status = self.world.status[pod.index]
+        if generation == status.generation and pod.state != "Gone" and status.deleted_at is None:
+            self.start(pod)
+
+    def hang(self, pod: Pod) -> bool:
+        """The process stops answering; the readinessProbe notices after failureThreshold failures."""
+        status = self.world.status[pod.index]
+        if pod.state == "Gone" or not status.running or pod.process != "serving":
+            return False
+        status.generation += 1
+        pod.hang()
+        pod.state = "Hung"
+        now = self.env.now
+        probes = status.template.readiness_probes
+        detected = min((failure_detected_at(now, p, status.probe_origin) for p in probes), default=math.inf)
+        if detected < math.inf:
+            call_later(self.env, detected - now, self._hang_detected, (pod, status.generation))
+        return True
+
+    def _hang_detected(self, args: tuple[Pod, int]) -> None:
+        pod, generation = args
+        if generation == self.world.status[pod.index].generation and pod.state != "Gone":
+            self._not_ready(pod)
+
+    def vanish(self, pod: Pod) -> None:
+        """Its node went dark: the process is gone, nothing answers; the API does not know yet."""
+        status = self.world.status[pod.index]
+        status.generation += 1
+        status.running = False
+        pod.die(Outcome.TIMEOUT)  # and conntrack-pinned connections to it are broken (pod.gone)
+        pod.state = "Lost"
+
+    def revive(self, pod: Pod) -> None:
+        """Its node came back before eviction: the kubelet starts the container again."""
+        self._not_ready(pod)
+        self.start(pod)
+
+    # -- graceful termination ------------------------------------------------------------------
+
+    def delete(self, pod: Pod) -> bool:
+        """Graceful deletion: not-ready at once, preStop, SIGTERM, drain, SIGKILL at the grace period."""
+        status = self.world.status[pod.index]
+        if pod.state == "Gone" or status.deleted_at is not None:
+            return False
+        now = self.env.now
+        status.deleted_at = now
+        status.generation += 1
+        pod.state = "Terminating"
+        self.world.record("pod-deleted", f"pod/{pod.name}", "")
+        if status.ready:
+            status.ready, status.ready_since = False, None
+            self.world.slices.set_ready(pod.index, False)
+        self.world.pod_changed(pod)
+        if not status.running:  # not started or crashed: nothing to stop
+            self._exited(pod)
+            return True
+        pre_stop = 0.0
+        for hook in status.template.pre_stop_hooks:
+            if hook.sleep_s is not None:
+                pre_stop = max(pre_stop, hook.sleep_s)
+            else:
+                sampler = self._prestop.get(pod.deployment)
+                pre_stop = max(pre_stop, sampler() if sampler is not None else 0.0)
+        timeline = termination_timeline(now, pre_stop, status.template.termination_grace_period_s)
+        call_later(self.env, timeline.sigterm_at - now, self._sigterm, (pod, status.generation))
+        call_later(self.env, timeline.kill_at - now, self._sigkill, (pod, status.generation))
+        return True
+
+    def _sigterm(self, args: tuple[Pod, int]) -> None:
+        pod, generation = args
+        if generation != self.world.status[pod.index].generation or pod.state == "Gone":
+            return
+        if pod.process == "serving":
+            pod.stop_listening(self._exited)
+        # a hung process ignores SIGTERM; SIGKILL ends it
+
+    def _sigkill(self, args: tuple[Pod, int]) -> None:
+        pod, generation = args
+        if generation != self.world.status[pod.index].generation or pod.state == "Gone":
+            return
+        reset = pod.die(Outcome.RESET)
+        self.world.record("sigkill", f"pod/{pod.name}", f"{reset} requests reset")
+        self._exited(pod)
+
+    def _exited(self, pod: Pod) -> None:
+        """The process is gone and the pod object deleted: its endpoint leaves the slice."""
+        if pod.state == "Gone":
+            return
+        status = self.world.status[pod.index]
+        status.running = False
+        status.generation += 1
+        pod.state = "Gone"
+        pod.die(Outcome.RESET)  # nothing left normally; refuses new connections (node up)
+        if not self.world.node_up[pod.node]:
+            pod.die(Outcome.TIMEOUT)
+        self.world.slices.set_ready(pod.index, False, remove=True)
+        self.world.record("pod-gone", f"pod/{pod.name}", "")
+        self.world.pod_changed(pod, gone=True)
+
