@@ -11,12 +11,14 @@ thousands of runs. Under a results folder::
 
 A rerun reuses a record whose *run hash* is unchanged: the hash covers the
 scenario's resolved config (all but the replication count, so adding
-replications keeps the old ones), the seed, the replication index and the
-netsim version. Failed runs are never reused.
+replications keeps the old ones), the seed, the replication index, the
+netsim version and a digest of netsim's own source code (a model change must not
+be answered with numbers the old model made). Failed runs are never reused.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -77,6 +79,17 @@ class RunRecord:
         return f"{self.scenario}/rep-{self.replication}"
 
 
+@functools.cache
+def code_digest() -> str:
+    """A digest of every netsim source file: stored runs are reused only by the code that made them."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def run_hash(run: RunSpec) -> str:
     """What must be unchanged for a stored run to stand in for this one."""
     from netsim import __version__
@@ -84,7 +97,8 @@ def run_hash(run: RunSpec) -> str:
     config = json.loads(json.dumps(run.scenario.config, default=str))
     config.get("run", {}).pop("replications", None)
     config.pop("description", None)
-    payload = {"config": config, "seed": run.seed, "replication": run.replication, "netsim": __version__, "format": RECORD_FORMAT}
+    payload = {"config": config, "seed": run.seed, "replication": run.replication, "netsim": __version__, "code": code_digest(),
+               "format": RECORD_FORMAT}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
