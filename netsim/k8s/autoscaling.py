@@ -29,6 +29,7 @@ from enum import StrEnum
 from typing import Any
 
 from netsim.errors import ConfigError, one_of
+from netsim.k8s.pod_template import read_mapping
 
 
 class PolicyType(StrEnum):
@@ -102,15 +103,6 @@ def _int(doc: Mapping[str, Any], key: str, path: str, default: int | None, low: 
     return value
 
 
-def _mapping(doc: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
-    value = doc.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{path}.{key}", f"expected a mapping, got {value!r:.40}")
-    return value
-
-
 def _read_rules(raw: Mapping[str, Any], path: str, default: ScalingRules) -> ScalingRules:
     if not raw:
         return default
@@ -149,10 +141,10 @@ def _read_metrics(spec: Mapping[str, Any], path: str) -> float:
     metric = metrics[0]
     if not isinstance(metric, Mapping) or metric.get("type") != "Resource":
         raise ConfigError(f"{mpath}.type", "netsim models only 'Resource' metrics (CPU utilisation)")
-    resource = _mapping(metric, "resource", mpath)
+    resource = read_mapping(metric, "resource", mpath)
     if resource.get("name") != "cpu":
         raise ConfigError(f"{mpath}.resource.name", f"netsim models only 'cpu', got {resource.get('name')!r}")
-    target = _mapping(resource, "target", f"{mpath}.resource")
+    target = read_mapping(resource, "target", f"{mpath}.resource")
     tpath = f"{mpath}.resource.target"
     if target.get("type") != "Utilization":
         raise ConfigError(f"{tpath}.type", "netsim models only 'Utilization' targets (averageUtilization, percent of the request)")
@@ -167,7 +159,7 @@ def read_hpa(doc: Mapping[str, Any]) -> HorizontalPodAutoscaler:
     path = f"{key}.spec"
     if not isinstance(spec, Mapping):
         raise ConfigError(path, "required: scaleTargetRef, maxReplicas, ...")
-    ref = _mapping(spec, "scaleTargetRef", path)
+    ref = read_mapping(spec, "scaleTargetRef", path)
     if not ref.get("kind") or not ref.get("name"):
         raise ConfigError(f"{path}.scaleTargetRef", "required: {apiVersion: apps/v1, kind: Deployment, name: NAME}")
     if ref["kind"] != "Deployment":
@@ -182,9 +174,9 @@ def read_hpa(doc: Mapping[str, Any]) -> HorizontalPodAutoscaler:
         behavior: Mapping[str, Any] = {}
     else:
         target = _read_metrics(spec, path)
-        behavior = _mapping(spec, "behavior", path)
-        up = _read_rules(_mapping(behavior, "scaleUp", f"{path}.behavior"), f"{path}.behavior.scaleUp", default_scale_up())
-        down = _read_rules(_mapping(behavior, "scaleDown", f"{path}.behavior"), f"{path}.behavior.scaleDown", default_scale_down())
+        behavior = read_mapping(spec, "behavior", path)
+        up = _read_rules(read_mapping(behavior, "scaleUp", f"{path}.behavior"), f"{path}.behavior.scaleUp", default_scale_up())
+        down = _read_rules(read_mapping(behavior, "scaleDown", f"{path}.behavior"), f"{path}.behavior.scaleDown", default_scale_down())
     return HorizontalPodAutoscaler(
         name=str(meta["name"]),
         namespace=str(meta.get("namespace", "default")),

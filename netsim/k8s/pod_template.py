@@ -142,7 +142,8 @@ class DeploymentStrategy:
 # --- reading manifests ---------------------------------------------------------------------------
 
 
-def _mapping(doc: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
+def read_mapping(doc: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
+    """``doc[key]`` as a mapping (empty when absent); anything else is an error naming ``path.key``."""
     value = doc.get(key)
     if value is None:
         return {}
@@ -187,7 +188,7 @@ def read_pre_stop(raw: Any, path: str) -> PreStopHook:
     handler = handlers[0]
     if handler != "sleep":
         return PreStopHook(handler=handler)
-    sleep = _mapping(raw, "sleep", path)
+    sleep = read_mapping(raw, "sleep", path)
     if "seconds" not in sleep:
         raise ConfigError(f"{path}.sleep.seconds", "required: how long the hook sleeps, in whole seconds")
     return PreStopHook(handler="sleep", sleep_s=float(_int_field(sleep, "seconds", f"{path}.sleep", 0, 0)))
@@ -212,9 +213,9 @@ def parse_cpu(value: Any, path: str) -> float:
 def read_container_lifecycle(raw: Mapping[str, Any], path: str, index: int) -> ContainerLifecycle:
     """The probe, preStop hook and CPU request of one entry of ``containers``."""
     probe = raw.get("readinessProbe")
-    lifecycle = _mapping(raw, "lifecycle", path)
+    lifecycle = read_mapping(raw, "lifecycle", path)
     pre_stop = lifecycle.get("preStop")
-    requests = _mapping(_mapping(raw, "resources", path), "requests", f"{path}.resources")
+    requests = read_mapping(read_mapping(raw, "resources", path), "requests", f"{path}.resources")
     cpu = requests.get("cpu")
     return ContainerLifecycle(
         name=str(raw.get("name", f"container-{index}")),
@@ -255,7 +256,7 @@ def read_int_or_percent(value: Any, path: str, *, max_percent: int | None = None
 
 def read_strategy(spec: Mapping[str, Any], path: str) -> DeploymentStrategy:
     """``spec.strategy`` (``path`` is that of ``spec``), validated as the API server validates it."""
-    raw = _mapping(spec, "strategy", path)
+    raw = read_mapping(spec, "strategy", path)
     spath = f"{path}.strategy"
     type_name = raw.get("type", "RollingUpdate")
     try:
@@ -263,7 +264,7 @@ def read_strategy(spec: Mapping[str, Any], path: str) -> DeploymentStrategy:
     except ValueError:
         choices = [t.value for t in StrategyType]
         raise ConfigError(f"{spath}.type", f"unknown strategy '{type_name}'; use one of {one_of(choices)}") from None
-    rolling = _mapping(raw, "rollingUpdate", spath)
+    rolling = read_mapping(raw, "rollingUpdate", spath)
     if kind is StrategyType.RECREATE:
         if rolling:
             raise ConfigError(f"{spath}.rollingUpdate", "may not be given when strategy type is 'Recreate'")
