@@ -147,6 +147,26 @@ def test_cluster_policy_keeps_every_live_node() -> None:
     assert set(req["entry_node"].tolist()) == {0, 1, 2}
 
 
+@pytest.mark.parametrize(("provider", "seed"), [("gcp", 1), ("gcp", 2), ("aws-nlb", 1), ("aws-nlb", 2), ("aws-nlb", 3)])
+def test_a_failed_node_leaves_after_its_probes_time_out(provider: str, seed: int) -> None:
+    """k8s-facts §8.6: a node that stops answering is out after (unhealthy − 1)·interval + U(0, interval) + timeout.
+
+    aws-nlb's 10 s timeout puts the window [30, 40] s after the failure, disjoint from the [20, 30] s an
+    immediate verdict would give."""
+    t0 = 10.0
+    config = lb_experiment("Cluster", provider=provider, duration=60)
+    config["run"]["seed"] = seed
+    config["churn"] = [{"at": f"{t0}s", "fail": "node/node-3"}]
+    world = run_world(config)
+    lb = next(iter(world.load_balancers.values()))
+    check = lb.check
+    removals = [(t, target) for t, target, up in lb.changes if not up]
+    assert [target for _, target in removals] == [2]
+    delay = removals[0][0] - t0
+    low = (check.unhealthy_threshold - 1) * check.interval + check.timeout
+    assert low <= delay <= low + check.interval, (delay, check)
+
+
 @pytest.mark.parametrize("algorithm", ["round-robin", "flow-hash", "maglev"])
 @pytest.mark.parametrize("cross_zone", [True, False])
 def test_algorithms_spread_over_targets_and_cross_zone(algorithm: str, cross_zone: bool) -> None:

@@ -22,10 +22,13 @@ port (10256), which every live node passes. So a node that loses its last ready
 pod leaves the target list after (unhealthy − 1)·interval + U(0, interval)
 (k8s-facts §8.6), and connections sent to it meanwhile are dropped.
 
-Simplified: a failing probe's verdict is immediate (kube-proxy answers 503 at
-once; ``timeout`` matters only for a target that does not answer, i.e. a failed
-node, which later churn will bring); targets start in their probed state (the LB
-was set up long before the run); no connection draining.
+A probe that gets an answer (200, or kube-proxy's 503, or a refused connection)
+has its verdict at once; a probe that gets none (the node failed, the pod hung)
+fails only when its ``timeout`` runs out, so a dead node leaves the list after
+(unhealthy − 1)·interval + U(0, interval) + timeout (k8s-facts §8.6). Probes keep
+their grid: the next one starts ``interval`` after the last one started.
+Simplified: targets start in their probed state (the LB was set up long before
+the run); no connection draining.
 """
 
 from __future__ import annotations
@@ -87,7 +90,7 @@ class CloudLoadBalancer:
             self._keys = [pod_names[p] for p in table.pods.tolist()]
             self.target_zone = [node_zone[n] for n in table.nodes.tolist()]
         self.check: HealthCheckSpec = spec.local_health_check if (self.instance and local_policy) else spec.cluster_health_check
-        self.in_service = [self.probe(t) for t in range(len(self.targets))]
+        self.in_service = [bool(self.probe(t)) for t in range(len(self.targets))]
         self.changes: list[tuple[float, int, bool]] = []
         self._rng = rng
         self._health_rng = health_rng
@@ -102,11 +105,11 @@ class CloudLoadBalancer:
 
     # -- health checks -------------------------------------------------------------------------
 
-    probe_fn: Callable[[CloudLoadBalancer, int], bool] | None = None
+    probe_fn: Callable[[CloudLoadBalancer, int], bool | None] | None = None
     """Set by the World under churn: what a target really answers (node up, pod serving, node's own view)."""
 
-    def probe(self, target: int) -> bool:
-        """What the target answers to a health check now."""
+    def probe(self, target: int) -> bool | None:
+        """What the target answers to a health check now: pass, fail, or None when nothing answers."""
         if self.probe_fn is not None:
             return self.probe_fn(self, target)
         if self.instance:
@@ -139,7 +142,14 @@ class CloudLoadBalancer:
         passed = failed = 0
         yield self.env.timeout(phase)
         while True:
-            if self.probe(target):
+            verdict = self.probe(target)
+            if verdict is None:  # no answer: the probe fails when its timeout runs out
+                yield self.env.timeout(check.timeout)
+                verdict = False
+                wait = check.interval - check.timeout
+            else:
+                wait = check.interval
+            if verdict:
                 passed, failed = passed + 1, 0
                 if not self.in_service[target] and passed >= check.healthy_threshold:
                     self._set(target, True)
@@ -147,7 +157,7 @@ class CloudLoadBalancer:
                 passed, failed = 0, failed + 1
                 if self.in_service[target] and failed >= check.unhealthy_threshold:
                     self._set(target, False)
-            yield self.env.timeout(check.interval)
+            yield self.env.timeout(wait)
 
     def _set(self, target: int, in_service: bool) -> None:
         self.in_service[target] = in_service

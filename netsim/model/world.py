@@ -318,18 +318,23 @@ class World:
         """One line of events.csv."""
         self.log.append((self.env.now, action, target, detail))
 
-    def _lb_probe(self, lb: CloudLoadBalancer, target: int) -> bool:
-        """What an LB health check really finds: the node up (and, for Local, its own programmed view), or the pod serving."""
+    def _lb_probe(self, lb: CloudLoadBalancer, target: int) -> bool | None:
+        """What an LB health check really finds: the node up (and, for Local, its own programmed view), or the pod serving.
+
+        None: nothing answers (the node is down, the pod hung), so the probe fails at its timeout.
+        """
         if lb.instance:
             if not self.node_up[target]:
-                return False
+                return None
             if not lb.local_policy:
                 return True
             s = next(i for i, t in enumerate(self.tables) if t is lb.table)
             view = self.slices.views[target][s]
             return bool((view.ready & (view.nodes == target)).any())
         pod = self.pods[int(lb.table.pods[target])]
-        return self.node_up[pod.node] and not pod.gone and pod.process == "serving"
+        if not self.node_up[pod.node] or pod.process == "blackhole":
+            return None
+        return not pod.gone and pod.process == "serving"
 
     def apply_churn(self, event: ChurnEventSpec) -> None:
         """Carry out one churn event."""
