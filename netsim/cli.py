@@ -237,7 +237,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
             ports = ", ".join(f"{p.port}->{p.target_port}" + (f" (nodePort {p.node_port})" if p.node_port else "") for p in s.ports)
             print(f"  Service/{s.name}: {s.type.value}, selector {s.selector}, ports {ports}")
         for c in scenario.clients:
-            origin = f"Deployment/{c.from_deployment}" if c.from_deployment else "one pod per node"
+            if c.location == "external" and scenario.service(c.service).type.value == "LoadBalancer" and not c.entry_nodes:
+                origin = "users outside, through the cloud load balancer"
+            elif c.location == "external":
+                origin = "users outside, entering at " + ", ".join(scenario.nodes[n].name for n in c.entry_nodes)
+            else:
+                origin = f"Deployment/{c.from_deployment}" if c.from_deployment else "one pod per node"
             print(f"  client {c.name}: {c.location} ({origin}) -> {c.service}:{c.port.port}, {c.rate:g} req/s, timeout {c.timeout:g}s")
     return EXIT_OK
 

@@ -136,7 +136,11 @@ class ScenarioSpec:
     autoscalers: tuple[HorizontalPodAutoscaler, ...] = ()
     """HorizontalPodAutoscalers from the manifests, each targeting a Deployment of this scenario."""
     created_at: dict[str, float] = field(default_factory=dict)
-    """Services that do not exist from the start (``deferred:``): when ``churn`` creates them (inf: never)."""
+    """Objects that do not exist from the start (``deferred:``), keyed ``Kind/name``: when ``churn`` creates them
+    (inf: never). Deferred Deployments and HPAs are in ``deployments`` and ``autoscalers`` too."""
+
+    def exists_at_start(self, kind: str, name: str) -> bool:
+        return f"{kind}/{name}" not in self.created_at
     parameters: dict[str, Any] = field(default_factory=dict)
     """The dotted-path settings that make this scenario differ from the base (for output tables)."""
     config: dict[str, Any] = field(default_factory=dict, repr=False)

@@ -46,10 +46,11 @@ def build_scenario(
     objects = read_objects(config.manifests, sources)
     warnings.extend(objects.warnings)
     nodes = build_nodes(config)
-    deployments = tuple(objects.deployments)
-    deferred, churn, created_at = build_churn(config, objects.services, deployments, nodes, warnings)
-    autoscalers = build_autoscalers(objects.autoscalers, deployments)
-    services = allocate_node_ports((*objects.services, *deferred), config.cluster.node_ports)
+    deferred, churn, created_at = build_churn(config, objects.services, tuple(objects.deployments), nodes, warnings,
+                                              tuple(objects.autoscalers))
+    deployments = (*objects.deployments, *deferred.deployments)
+    autoscalers = build_autoscalers([*objects.autoscalers, *deferred.autoscalers], deployments)
+    services = allocate_node_ports((*objects.services, *deferred.services), config.cluster.node_ports)
     workloads = build_workloads(config, deployments)
     clients = tuple(build_client(c, services, deployments, config, nodes) for c in config.clients)
     warnings.extend(_selector_warnings(services, deployments, clients))
@@ -275,29 +276,27 @@ def build_external_hosts(config: ExperimentConfig, services: tuple[Service, ...]
 
 def build_churn(
     config: ExperimentConfig, services: list[Service], deployments: tuple[Deployment, ...], nodes: tuple[NodeSpec, ...],
-    warnings: list[str],
-) -> tuple[tuple[Service, ...], tuple[ChurnEventSpec, ...], dict[str, float]]:
+    warnings: list[str], autoscalers: tuple[HorizontalPodAutoscaler, ...] = (),
+) -> tuple[Any, tuple[ChurnEventSpec, ...], dict[str, float]]:
     """``deferred:`` manifests and the ``churn:`` events (checked against the objects they name).
 
-    Returns the deferred Services, the events (timed ones in time order, then
-    repeating ones), and when each deferred Service comes to exist (``inf`` when
-    no event applies it).
+    Returns the deferred objects (Services, Deployments, HPAs), the events (timed
+    ones in time order, then repeating ones), and when each deferred object comes
+    to exist, keyed ``Kind/name`` (``inf`` when no event applies it).
     """
     objects = read_objects(config.deferred, ["deferred"] * len(config.deferred))
     warnings.extend(objects.warnings)
-    if objects.deployments or objects.autoscalers:
-        kind, name = ("Deployment", objects.deployments[0].name) if objects.deployments else (
-            "HorizontalPodAutoscaler", objects.autoscalers[0].name)
-        raise ConfigError(f"deferred.{kind}/{name}", "only Services can be deferred and applied by churn so far")
-    present = {s.name for s in services}
-    for service in objects.services:
-        if service.name in present:
-            raise ConfigError(f"deferred.Service/{service.name}", "also under manifests: an object is either there from the start or deferred")
+    present = {f"Service/{s.name}" for s in services} | {f"Deployment/{d.name}" for d in deployments}
+    present |= {f"HorizontalPodAutoscaler/{h.name}" for h in autoscalers}
     keys = [object_key(d) for d in config.deferred]
-    created_at = {s.name: math.inf for s in objects.services}
-    deployment_names = [d.name for d in deployments]
+    for key in keys:
+        if key in present:
+            raise ConfigError(f"deferred.{key}", "also under manifests: an object is either there from the start or deferred")
+    created_at = dict.fromkeys(keys, math.inf)
+    deployment_names = [d.name for d in (*deployments, *objects.deployments)]
     node_names = [n.name for n in nodes]
     events = []
+    deleted: dict[str, float] = {}
     for i, event in enumerate(config.churn):
         action = event_action(event)
         target = event_target(event)
@@ -306,23 +305,30 @@ def build_churn(
         if action == "apply":
             if target not in keys:
                 raise ConfigError(path, f"no deferred manifest {target}{did_you_mean(target, keys)}; churn applies manifests listed under deferred:")
-            if created_at[name] < math.inf:
+            if created_at[target] < math.inf:
                 raise ConfigError(path, f"{target} is applied twice")
-            created_at[name] = event.at  # type: ignore[assignment]
+            created_at[target] = event.at  # type: ignore[assignment]
         elif action == "delete":
-            known = [f"Service/{s}" for s in (*present, *created_at)]
+            known = sorted(present | set(keys))
             if target not in known:
-                raise ConfigError(path, f"no Service {name}{did_you_mean(target, known)}; churn can delete Services so far")
+                raise ConfigError(path, f"no object {target}{did_you_mean(target, known)}; churn deletes objects under manifests: or deferred:")
+            if target in deleted:
+                raise ConfigError(path, f"{target} is deleted twice")
+            deleted[target] = event.at  # type: ignore[assignment]
         elif kind == "Deployment" and name not in deployment_names:
             raise ConfigError(path, f"no Deployment named '{name}'{did_you_mean(name, deployment_names)}")
         elif kind == "node" and name not in node_names:
             raise ConfigError(path, f"no node named '{name}'{did_you_mean(name, node_names)}")
         events.append(_spec.ChurnEventSpec(at=event.at, action=action, kind=kind, name=name, event=event))
-    for name, at in created_at.items():
+    for target, at in deleted.items():
+        if target in created_at and not created_at[target] < at:
+            i = next(j for j, e in enumerate(config.churn) if event_action(e) == "delete" and event_target(e) == target)
+            raise ConfigError(f"churn.{i}.delete", f"{target} is deleted at {at:g}s but applied only at {created_at[target]:g}s; apply it first")
+    for key, at in created_at.items():
         if at == math.inf:
-            warnings.append(f"deferred Service/{name} is never applied by churn:, so it never exists")
+            warnings.append(f"deferred {key} is never applied by churn:, so it never exists")
     events.sort(key=lambda e: math.inf if e.at is None else e.at)
-    return tuple(objects.services), tuple(events), created_at
+    return objects, tuple(events), created_at
 
 
 def build_autoscalers(autoscalers: list[HorizontalPodAutoscaler], deployments: tuple[Deployment, ...]) -> tuple[HorizontalPodAutoscaler, ...]:

@@ -45,9 +45,26 @@ class DeploymentController:
     def __init__(self, world: World, deployment: Deployment) -> None:
         self.world = world
         self.deployment = deployment
-        self.desired = deployment.replicas
+        self.exists = world.run.scenario.exists_at_start("Deployment", deployment.name)
+        """False for a Deployment under ``deferred:`` until applied, and after it is deleted."""
+        self.desired = deployment.replicas if self.exists else 0
         self.revision = 0
         self._queued = False
+
+    def create(self) -> None:
+        """The Deployment is applied: its ReplicaSet creates ``spec.replicas`` pods."""
+        self.exists = True
+        self.desired = self.deployment.replicas
+        self.notify()
+
+    def delete(self) -> None:
+        """The Deployment is deleted: the controller stops and every pod is deleted gracefully."""
+        self.exists = False
+        self.desired = 0
+        world = self.world
+        world.pending = [p for p in world.pending if p.deployment != self.deployment.name]
+        for pod in self.pods():
+            world.kubelet.delete(pod)
 
     def pods(self) -> list[Pod]:
         """This Deployment's pods that still exist (terminating ones included)."""
@@ -85,6 +102,8 @@ class DeploymentController:
 
     def _reconcile(self, _: object) -> None:
         self._queued = False
+        if not self.exists:
+            return
         counts, old, new, available = self.counts()
         step, _after = reconcile(counts, self.deployment.strategy)
         if step.is_noop:
@@ -112,6 +131,7 @@ class HpaLoop:
         self.target = target
         self.controller = HpaController(hpa)
         self._last: dict[int, float] = {}
+        self._running = False
         self.cpu_request = target.deployment.template.cpu_request_cores
         if not self.cpu_request:
             world.warnings.append(
@@ -120,8 +140,14 @@ class HpaLoop:
             )
 
     def start(self) -> None:
+        """Start the sync loop (at the run's start, or when the HPA is applied)."""
+        self._running = True
         if self.cpu_request:
             self.world.env.process(self._run())
+
+    def stop(self) -> None:
+        """The HPA is deleted: no further syncs; the Deployment keeps its replicas."""
+        self._running = False
 
     def _busy(self, pod: Pod) -> float:
         return float(getattr(pod._service_time, "total", 0.0))
@@ -133,6 +159,11 @@ class HpaLoop:
         last_sync = env.now
         while True:
             yield env.timeout(SYNC_PERIOD_S)
+            if not self._running:
+                return
+            if not self.target.exists:  # no scale subresource to read or write (FailedGetScale)
+                last_sync = env.now
+                continue
             window = env.now - last_sync
             last_sync = env.now
             pods = [p for p in self.target.pods() if self.world.status[p.index].deleted_at is None]

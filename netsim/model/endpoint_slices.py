@@ -135,6 +135,16 @@ class EndpointSlices:
             self.ready_log[s].append((now, int(table.ready.sum())))
             self.change(s, now)
 
+    def remove_service(self, service: int) -> None:
+        """The Service is deleted: its slice loses every endpoint (one change, propagated to every node)."""
+        now = self.env.now
+        table = self.tables[service]
+        self.present[service][:] = False
+        if table.ready.any():
+            table.ready[:] = False
+            self.ready_log[service].append((now, 0))
+            self.change(service, now)
+
     def change(self, service: int, t: float) -> None:
         """The ready set of ``service`` changed at ``t``: the controller writes it, the nodes program it."""
         write_time, new = self.controllers[service].on_change(t, self._processing())

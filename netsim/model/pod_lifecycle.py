@@ -237,7 +237,7 @@ class Kubelet:
         status.generation += 1
         pod.state = "Gone"
         pod.die(Outcome.RESET)  # nothing left normally; refuses new connections (node up)
-        if not self.world.node_up[pod.node]:
+        if pod.node >= 0 and not self.world.node_up[pod.node]:  # (a Pending pod has no node)
             pod.die(Outcome.TIMEOUT)
         self.world.slices.set_ready(pod.index, False, remove=True)
         self.world.record("pod-gone", f"pod/{pod.name}", "")

@@ -23,7 +23,7 @@ from netsim.distributions import BlockSampler
 from netsim.k8s.manifests import resolve_target_port
 from netsim.k8s.objects import ServiceType, TrafficPolicy
 from netsim.k8s.selectors import matches_equality
-from netsim.model.churn import Churn
+from netsim.model.churn import Churn, apply_object
 from netsim.model.client import Client, install_retries
 from netsim.model.connections import ConnectionPool
 from netsim.model.controllers import DeploymentController, HpaLoop, NodeController, choose
@@ -74,14 +74,15 @@ class World:
         self.recorder = Recorder()
         self.nodes = scenario.nodes
         self.network = Network(scenario.cluster.network, scenario.nodes, self.streams.rng("network", "hops"))
-        placements, self.warnings = place_pods(scenario.deployments, scenario.nodes)
+        present = [d for d in scenario.deployments if scenario.exists_at_start("Deployment", d.name)]
+        placements, self.warnings = place_pods(present, scenario.nodes)
         self.deployments = {d.name: d for d in scenario.deployments}
         hpa_targets = {h.target_name for h in scenario.autoscalers}
         self._tracked = hpa_targets
         self.pods: list[Pod] = []
         self.status: list[PodStatus] = []
         self.pod_names: list[str] = []
-        self._names = {d.name: d.replicas for d in scenario.deployments}
+        self._names = {d.name: 0 for d in scenario.deployments} | {d.name: d.replicas for d in present}
         for placement in placements:
             self._new_pod(self.deployments[placement.deployment], placement.name, placement.node, 0)
         self.node_up = [True] * len(self.nodes)
@@ -90,6 +91,8 @@ class World:
         self.log: list[tuple[float, str, str, str]] = []
         self.hpa_log: list[tuple[float, str, int, int, float]] = []
         self.retry_log: list[tuple[float, int]] = []
+        self.deleted_services: set[int] = set()
+        """Services deleted by churn: pods created later do not join them."""
         self.services = [s for s in scenario.services if s.name in {c.service for c in scenario.clients}]
         self.tables = [self._endpoints(i) for i in range(len(self.services))]
         """Per Service, the EndpointSlice as the API server has it; each node programs its own copy."""
@@ -102,7 +105,7 @@ class World:
         self.slices.proxies = self.proxies
         self.clients = self._clients()
         self.dns = ClusterDns(scenario.cluster.dns, self.streams.rng("dns", "coredns"), sum(len(c.pod_nodes) for c in self.clients))
-        self.dns.exists = [scenario.created_at.get(s.name, 0.0) <= 0.0 for s in self.services]
+        self.dns.exists = [scenario.created_at.get(f"Service/{s.name}", 0.0) <= 0.0 for s in self.services]
         self.load_balancers: dict[int, CloudLoadBalancer] = {}
         self._connection_ids = count()
         for client, spec in zip(self.clients, scenario.clients, strict=True):
@@ -113,7 +116,7 @@ class World:
             self._connections(client, spec)
         self.kubelet = Kubelet(self)
         self.controllers = {d.name: DeploymentController(self, d) for d in scenario.deployments}
-        self.autoscalers = [HpaLoop(self, h, self.controllers[h.target_name]) for h in scenario.autoscalers]
+        self.autoscalers = {h.name: HpaLoop(self, h, self.controllers[h.target_name]) for h in scenario.autoscalers}
         self.node_controller = NodeController(self)
         self.churn = Churn(self.env, scenario.churn, self.apply_churn, lambda name: self.streams.rng("churn", name))
         if scenario.churn or scenario.autoscalers:
@@ -156,7 +159,8 @@ class World:
         s = client.service
         service, table = self.services[s], self.tables[s]
         pods = range(client.pod_offset, client.pod_offset + len(client.pod_nodes))
-        deferred = scenario.created_at.get(service.name, 0.0) > 0.0
+        deferred = scenario.created_at.get(f"Service/{service.name}", 0.0) > 0.0
+        deleted = any(e.action == "delete" and e.target == f"Service/{service.name}" for e in scenario.churn)
         if spec.location == "external":
             client._dns = NoDns()
             local = service.external_traffic_policy is TrafficPolicy.LOCAL
@@ -188,7 +192,7 @@ class World:
         else:
             per_try = 2 if scenario.cluster.dns.aaaa else 1
             is_cname = service.type is ServiceType.EXTERNAL_NAME
-            self.dns.register(pods, spec.dns_queries, spec.dns_nx_queries, per_try, is_cname, s if deferred else -1)
+            self.dns.register(pods, spec.dns_queries, spec.dns_nx_queries, per_try, is_cname, s if deferred or deleted else -1)
         if service.type is ServiceType.EXTERNAL_NAME:
             host = ExternalNameEntry(client, self.network, self.pods,
                                      BlockSampler(scenario.external_hosts[service.name], self.streams.rng("service", f"external/{service.name}")))
@@ -200,7 +204,7 @@ class World:
                 client.why_no_endpoint = lambda request, table=table: no_endpoint_outcome(table, True)
             if service.session_affinity == "ClientIP":
                 client._connect = AffinityEntry(client, self.network, self.pods, self.proxies, s, table, local).connect  # type: ignore[method-assign]
-        if deferred:
+        if deferred or (deleted and spec.discovery == "dns"):
             # env vars are fixed at pod start (t = 0 here): a Service created later is never among them
             nxdomain = None if spec.discovery == "env" else self.dns.nxdomain
             client._connect = discovery_guard(client, client._connect, nxdomain)  # type: ignore[method-assign]
@@ -340,17 +344,8 @@ class World:
         """Carry out one churn event."""
         self.record(event.action, event.target, _detail(event))
         action = event.action
-        if action == "apply":
-            names = [s.name for s in self.services]
-            if event.kind == "Service" and event.name in names:
-                self.dns.exists[names.index(event.name)] = True
-        elif action == "delete":
-            names = [s.name for s in self.services]
-            if event.name in names:
-                s = names.index(event.name)
-                self.dns.exists[s] = False
-                for pod in self.tables[s].pods.tolist():
-                    self.slices.set_ready(int(pod), False, remove=True)
+        if action in ("apply", "delete"):
+            apply_object(self, event.kind, event.name, action == "apply")
         elif action == "rollout":
             controller = self.controllers[event.name]
             controller.revision += 1
@@ -377,7 +372,8 @@ class World:
 
     def _target_port(self, service_index: int, pod: Pod) -> int | None:
         service = self.services[service_index]
-        if service.type is ServiceType.EXTERNAL_NAME or not service.selector or not matches_equality(service.selector, pod.labels):
+        if service_index in self.deleted_services or service.type is ServiceType.EXTERNAL_NAME or not service.selector \
+                or not matches_equality(service.selector, pod.labels):
             return None
         port = next(c.port for c in self.run.scenario.clients if c.service == service.name)
         return resolve_target_port(port, self.deployments[pod.deployment].container_ports)
@@ -429,8 +425,9 @@ class World:
         for lb in self.load_balancers.values():
             lb.start()
         self.churn.start()
-        for hpa in self.autoscalers:
-            hpa.start()
+        for name, hpa in self.autoscalers.items():
+            if self.run.scenario.exists_at_start("HorizontalPodAutoscaler", name):
+                hpa.start()
         for client in self.clients:
             if client.pod_nodes:
                 client.start()
