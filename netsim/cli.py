@@ -231,7 +231,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"  nodes: {len(scenario.nodes)} in zones {sorted({n.zone for n in scenario.nodes})}; kube-proxy {scenario.cluster.kube_proxy.mode}")
         for d in scenario.deployments:
             w = scenario.workloads[d.name]
-            print(f"  Deployment/{d.name}: {d.replicas} replica(s), service time mean {w.service_time.mean * 1000:g} ms, "
+            later = "" if scenario.exists_at_start("Deployment", d.name) else f" (deferred, applied at {scenario.created_at[f'Deployment/{d.name}']:g}s)"
+            print(f"  Deployment/{d.name}{later}: {d.replicas} replica(s), service time mean {w.service_time.mean * 1000:g} ms, "
                   f"concurrency {w.concurrency}, queue_limit {w.queue_limit}")
         for s in scenario.services:
             ports = ", ".join(f"{p.port}->{p.target_port}" + (f" (nodePort {p.node_port})" if p.node_port else "") for p in s.ports)

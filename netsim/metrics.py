@@ -441,7 +441,7 @@ def requests_frame(result: RunResult) -> pd.DataFrame:
     req = result.requests
     mask = result.measured()
     pods = np.array([p["name"] for p in result.pods] + [""], dtype=object)
-    nodes = np.array([n["name"] for n in result.nodes], dtype=object)
+    nodes = np.array([n["name"] for n in result.nodes] + [""], dtype=object)  # -1: no node (a client without pods)
     frame = pd.DataFrame({
         "scenario": result.scenario,
         "replication": result.replication,

@@ -12,9 +12,9 @@ with exactly one action:
 - ``{at: 100s, fail: node/node-2, for: 60s}``: the node goes dark (its pods vanish
   without termination); without ``for`` it stays down;
 - ``{at: 100s, drain: node/node-3}``: cordon, then delete its pods gracefully;
-- ``{at: 30s, apply: Service/web}`` / ``{at: 30s, delete: Service/web}``: manifests
-  listed under the top-level ``deferred:`` (apply), or existing objects (delete);
-  the resolver accepts Services only, so far.
+- ``{at: 30s, apply: Deployment/api}`` / ``{at: 30s, delete: Service/web}``: Services,
+  Deployments and HorizontalPodAutoscalers listed under the top-level ``deferred:``
+  (apply), or objects that exist by then (delete); the resolver checks both.
 
 ``schema.ExperimentConfig.churn`` is a ``ChurnList`` (the ``apply`` shape is issue 3's).
 :class:`RetryConfig` is ``clients[].retries``; ``schema.WorkloadConfig`` carries the

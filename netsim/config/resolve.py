@@ -49,7 +49,8 @@ def build_scenario(
     deferred, churn, created_at = build_churn(config, objects.services, tuple(objects.deployments), nodes, warnings,
                                               tuple(objects.autoscalers))
     deployments = (*objects.deployments, *deferred.deployments)
-    autoscalers = build_autoscalers([*objects.autoscalers, *deferred.autoscalers], deployments)
+    autoscalers = build_autoscalers([*objects.autoscalers, *deferred.autoscalers], deployments,
+                                    {h.name for h in deferred.autoscalers})
     services = allocate_node_ports((*objects.services, *deferred.services), config.cluster.node_ports)
     workloads = build_workloads(config, deployments)
     clients = tuple(build_client(c, services, deployments, config, nodes) for c in config.clients)
@@ -331,13 +332,15 @@ def build_churn(
     return objects, tuple(events), created_at
 
 
-def build_autoscalers(autoscalers: list[HorizontalPodAutoscaler], deployments: tuple[Deployment, ...]) -> tuple[HorizontalPodAutoscaler, ...]:
+def build_autoscalers(
+    autoscalers: list[HorizontalPodAutoscaler], deployments: tuple[Deployment, ...], deferred: set[str] | frozenset[str] = frozenset(),
+) -> tuple[HorizontalPodAutoscaler, ...]:
     """The HPAs, each checked to target a Deployment of the experiment."""
     names = [d.name for d in deployments]
     for hpa in autoscalers:
         if hpa.target_kind != "Deployment" or hpa.target_name not in names:
             raise ConfigError(
-                f"manifests.HorizontalPodAutoscaler/{hpa.name}.spec.scaleTargetRef",
+                f"{'deferred' if hpa.name in deferred else 'manifests'}.HorizontalPodAutoscaler/{hpa.name}.spec.scaleTargetRef",
                 f"{hpa.target} is not a Deployment here{did_you_mean(hpa.target_name, names)}",
             )
     return tuple(autoscalers)

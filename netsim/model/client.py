@@ -10,6 +10,9 @@ Poisson streams, one per pod.
 
 This is the hottest code in netsim: numbers come from pre-drawn blocks, hops
 that cost nothing are not scheduled, and events are :class:`Tick`/``Wakeup``.
+Under churn the World may install :attr:`Client.live` (model/client_pods.py):
+the same draws then pick among the client's *current* pods (``_arrive_live``),
+and the fixed-pod path below stays as it is.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from simpy.core import NORMAL
 from simpy.events import Event
 
 from netsim.config.churn_events import RetryConfig
+from netsim.model.client_pods import LiveSenders
 from netsim.model.dns import ClusterDns
 from netsim.model.events import Tick, Wakeup
 from netsim.model.kube_proxy import KubeProxy
@@ -92,8 +96,12 @@ class Client:
         """``(at, rate)`` changes of the arrival rate (a load step); empty: constant ``rate``."""
         self.try_timeout = timeout
         """How long one try waits for an answer that never comes (a hung pod, a dead node)."""
+        self.live: LiveSenders | None = None
+        """Set by the World when churn can change which of the client's pods send (model/client_pods.py)."""
 
     def start(self) -> None:
+        if self.live is not None:
+            self._arrive = self._arrive_live  # type: ignore[method-assign]  # (re-armed events call it too)
         self._refill()
         env = self.env
         heappush(self._queue, (env._now + self._gaps[0], NORMAL, next(self._eid), Tick(env, self._arrive, self._senders[0])))
@@ -105,7 +113,9 @@ class Client:
             self._gaps = stepped_gaps(self._rng, self.rate, self.rate_steps, self.env._now, self.BLOCK).tolist()
         else:
             self._gaps = self._rng.exponential(1.0 / self.rate, self.BLOCK).tolist()
-        self._senders = self._rng.integers(0, len(self.pod_nodes), self.BLOCK).tolist()
+        # one uniform per arrival, whoever sends it: churn never shifts this stream (model/client_pods.py)
+        u = self._rng.random(self.BLOCK)
+        self._senders = u.tolist() if self.live is not None else (u * len(self.pod_nodes)).astype(np.intp).tolist()
         self._i = 0
 
     def _arrive(self, event: Event) -> None:
@@ -137,6 +147,36 @@ class Client:
             self._schedule(Wakeup(env, self._connect, request), NORMAL, wait)
         else:
             self._connect(request)
+
+    def _arrive_live(self, event: Event) -> None:
+        """``_arrive`` when the client's pods come and go: ``event._value`` is the arrival's uniform.
+
+        A live sender sends as usual; otherwise the request is counted and ends at
+        once as :attr:`Outcome.CLIENT_DOWN` (the arrival stream goes on unchanged).
+        """
+        slot, up = self.live.pick(event._value)  # type: ignore[union-attr]
+        if up:
+            event._value = slot
+            Client._arrive(self, event)
+            return
+        now = self.env._now
+        if now >= self.stop_at:
+            self._check_idle()
+            return
+        i = self._i
+        if i >= self.BLOCK:
+            self._refill()
+            self._recorder.flush()
+            i = 0
+        self._i = i + 1
+        event.callbacks = [self._arrive]
+        event._value = self._senders[i]
+        heappush(self._queue, (now + self._gaps[i], NORMAL, next(self._eid), event))
+        self.generated += 1
+        self.in_flight += 1
+        request = Request(self, slot, self.pod_nodes[slot] if slot >= 0 else -1, now)
+        request.conn = None
+        self.finish(request, Outcome.CLIENT_DOWN)
 
     def _connect(self, request: Request) -> None:
         """The client's node's kube-proxy picks the endpoint; the request crosses to its node."""

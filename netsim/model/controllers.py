@@ -7,11 +7,13 @@
   maxSurge/maxUnavailable with minReadySeconds, Recreate, scaling, and replacing
   pods that were deleted. Deletion picks not-available pods first, then the
   newest. New pods are placed like :mod:`netsim.model.scheduler` places them,
-  on nodes that are up and not cordoned.
+  on nodes that are up and not cordoned. A Deployment under ``deferred:`` has a
+  controller that does nothing until applied; deleting one stops it and deletes
+  its pods gracefully (:func:`netsim.model.churn.apply_object`).
 - :class:`HpaLoop`: every 15 s, CPU utilisation of the target's ready pods from
   their busy time over the last period (one busy worker = one core) relative to
   the CPU request, fed to :class:`netsim.k8s.hpa.HpaController` (tolerance,
-  stabilisation window, rate limits).
+  stabilisation window, rate limits); started when applied, stopped when deleted.
 - :class:`NodeController`: a failed node's pods vanish at once; after
   ``node_monitor_grace_period`` the node is NotReady and its pods' endpoints turn
   not-ready; after a further ``eviction_timeout`` the pods are evicted (deleted; the

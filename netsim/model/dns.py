@@ -80,6 +80,11 @@ class ClusterDns:
         return delay, queries
 
 
+    def forget(self, client_pod: int) -> None:
+        """A new pod took over this client-pod slot: its resolver starts with an empty cache."""
+        self._expires[client_pod] = -1.0
+
+
 class NoDns:
     """The resolver of a client that does not ask cluster DNS (env-var discovery, external users)."""
 

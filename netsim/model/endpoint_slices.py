@@ -20,11 +20,9 @@ the programmed time − *t* (recorded for every change on every live node).
 Only changes of a Service's *ready set* count as changes (the SLI's definition);
 adding a not-yet-ready endpoint rides along with the next one. Endpoint
 positions only grow (a removed endpoint stays as a not-ready tombstone), so
-pickers keep their per-position state. Simplification: netsim's client pods are
-load generators that node failures do not touch, so a failed node's rules keep
-following the API for the client pods on it (what matters for traffic *to* a
-failed node is that it black-holes it, :mod:`netsim.model.entry`); its latency is
-not recorded, and it resyncs when it comes back. The cloud load balancer is not
+pickers keep their per-position state. A failed node's client pods send nothing
+(:mod:`netsim.model.client_pods`); its rules keep following the API unrecorded
+(simpler than freezing them), and it resyncs when it comes back. The cloud load balancer is not
 fed from here: it learns through its health checks.
 """
 
@@ -162,7 +160,7 @@ class EndpointSlices:
         now = self.env.now
         for n in range(len(self.proxies)):
             programmed = self.node_sync[n].on_write(now, self._watch[n]())
-            if self.node_up[n]:  # a dead node's rules follow along (for its client pods, see below) unrecorded
+            if self.node_up[n]:  # a dead node's rules follow along unrecorded (see the module docstring)
                 for t in write.changes:
                     self.latency.append((s, n, t, programmed))
             call_later(self.env, max(0.0, programmed - now), self._program, (n, s, write.version, snapshot))

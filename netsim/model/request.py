@@ -29,6 +29,9 @@ class Outcome(IntEnum):
     RESET = 6
     """The connection was reset: the pod's process died (crash, SIGKILL at the end of the grace period)
     with the request in flight."""
+    CLIENT_DOWN = 7
+    """The client pod that would have sent it is down (its node failed) or the client has no Ready pod:
+    the request is lost at the source (model/client_pods.py)."""
 
     @property
     def column(self) -> str:

@@ -25,6 +25,7 @@ from netsim.k8s.objects import ServiceType, TrafficPolicy
 from netsim.k8s.selectors import matches_equality
 from netsim.model.churn import Churn, apply_object
 from netsim.model.client import Client, install_retries
+from netsim.model.client_pods import LiveSenders, sender_slots
 from netsim.model.connections import ConnectionPool
 from netsim.model.controllers import DeploymentController, HpaLoop, NodeController, choose
 from netsim.model.dns import ClusterDns, NoDns
@@ -103,6 +104,8 @@ class World:
         )
         self.proxies = [self._kube_proxy(n) for n in range(len(scenario.nodes))]
         self.slices.proxies = self.proxies
+        self.live_senders: dict[str, list[LiveSenders]] = {}
+        """Per ``from:`` Deployment, the clients whose senders follow its Ready pods (under churn)."""
         self.clients = self._clients()
         self.dns = ClusterDns(scenario.cluster.dns, self.streams.rng("dns", "coredns"), sum(len(c.pod_nodes) for c in self.clients))
         self.dns.exists = [scenario.created_at.get(f"Service/{s.name}", 0.0) <= 0.0 for s in self.services]
@@ -114,6 +117,7 @@ class World:
                 install_retries(client, spec.retries, self.streams.rng("arrivals", f"retries/{spec.name}"), self.retry_log)
             self._entry_path(client, spec)
             self._connections(client, spec)
+            self._live_senders(client, spec)
         self.kubelet = Kubelet(self)
         self.controllers = {d.name: DeploymentController(self, d) for d in scenario.deployments}
         self.autoscalers = {h.name: HpaLoop(self, h, self.controllers[h.target_name]) for h in scenario.autoscalers}
@@ -208,6 +212,20 @@ class World:
             # env vars are fixed at pod start (t = 0 here): a Service created later is never among them
             nxdomain = None if spec.discovery == "env" else self.dns.nxdomain
             client._connect = discovery_guard(client, client._connect, nxdomain)  # type: ignore[method-assign]
+
+    def _live_senders(self, client: Client, spec) -> None:  # type: ignore[no-untyped-def]
+        """Under churn, an in-cluster client sends from its pods that are up now (model/client_pods.py)."""
+        scenario = self.run.scenario
+        if spec.location == "external":
+            return
+        if spec.from_deployment is None:
+            if any(e.action == "fail" for e in scenario.churn):
+                client.live = LiveSenders(client.pod_nodes, self.node_up, client._dns, client.pod_offset)
+            return
+        if scenario.churn or scenario.autoscalers:
+            pods = [p.index for p in self.pods if p.deployment == spec.from_deployment]
+            client.live = LiveSenders(client.pod_nodes, self.node_up, client._dns, client.pod_offset, pods)
+            self.live_senders.setdefault(spec.from_deployment, []).append(client.live)
 
     def _connections(self, client: Client, spec) -> None:  # type: ignore[no-untyped-def]
         """First-packet costs and the connection pool of an in-cluster client (model/connections.py)."""
@@ -309,6 +327,8 @@ class World:
 
     def pod_changed(self, pod: Pod, ready: bool = False, gone: bool = False) -> None:
         """Tell the pod's Deployment controller (and again after minReadySeconds when it became Ready)."""
+        for live in self.live_senders.get(pod.deployment, ()):
+            live.update(pod.index, pod.node, self.status[pod.index].ready and pod.state != "Gone")
         controller = self.controllers.get(pod.deployment)
         if controller is None:
             return
@@ -401,7 +421,11 @@ class World:
                 pod_nodes = list(range(len(scenario.nodes)))
             else:
                 pod_nodes = [p.node for p in self.pods if p.deployment == spec.from_deployment]
-                if not pod_nodes:
+                if scenario.churn or scenario.autoscalers:  # room for the pods churn creates (model/client_pods.py)
+                    d = self.deployments[spec.from_deployment]
+                    slots = sender_slots(d.name, d.replicas, scenario.churn, scenario.autoscalers)
+                    pod_nodes += [0] * max(0, slots - len(pod_nodes))
+                elif not pod_nodes:
                     self.warnings.append(f"clients.{spec.name}: Deployment/{spec.from_deployment} has no running pods, so the client sends nothing")
                     pod_nodes = []
             client = Client(
