@@ -100,8 +100,11 @@ class Client:
         """Set by the World when churn can change which of the client's pods send (model/client_pods.py)."""
 
     def start(self) -> None:
+        self._resolve = self._dns.resolve  # bound once, after the World has wired the resolver in
         if self.live is not None:
             self._arrive = self._arrive_live  # type: ignore[method-assign]  # (re-armed events call it too)
+        self._rearm = [self._arrive]
+        """The arrival event's callback list, reused: SimPy's loop only iterates it, nobody else holds it."""
         self._refill()
         env = self.env
         heappush(self._queue, (env._now + self._gaps[0], NORMAL, next(self._eid), Tick(env, self._arrive, self._senders[0])))
@@ -136,13 +139,13 @@ class Client:
             self._recorder.flush()  # bounded buffers: the recorder catches up once per block
             i = 0
         self._i = i + 1
-        event.callbacks = [self._arrive]
+        event.callbacks = self._rearm
         event._value = self._senders[i]
         heappush(self._queue, (now + self._gaps[i], NORMAL, next(self._eid), event))
         self.generated += 1
         self.in_flight += 1
         request = Request(self, sender, self.pod_nodes[sender], now)
-        wait, request.dns_queries = self._dns.resolve(self.pod_offset + sender, now)
+        wait, request.dns_queries = self._resolve(self.pod_offset + sender, now)
         if wait > 0.0:
             self._schedule(Wakeup(env, self._connect, request), NORMAL, wait)
         else:
@@ -169,7 +172,7 @@ class Client:
             self._recorder.flush()
             i = 0
         self._i = i + 1
-        event.callbacks = [self._arrive]
+        event.callbacks = self._rearm
         event._value = self._senders[i]
         heappush(self._queue, (now + self._gaps[i], NORMAL, next(self._eid), event))
         self.generated += 1

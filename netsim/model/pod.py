@@ -36,7 +36,7 @@ class Pod:
     __slots__ = (
         "env", "index", "name", "deployment", "node", "labels", "concurrency", "queue_limit",
         "busy", "queue", "_service_time", "_queue", "_eid", "served", "gone",
-        "process", "on_drained", "revision", "created_at", "state",
+        "process", "on_drained", "revision", "created_at", "state", "_spare",
     )
 
     def __init__(
@@ -65,6 +65,8 @@ class Pod:
         self._queue = env._queue  # SimPy's event heap, pushed to directly (see model/events.py)
         self._eid = env._eid
         self.served = 0
+        self._spare: list[Tick] = []
+        """Workers' events that have fired, kept for reuse: an idle pod's next request re-arms one."""
         self.gone = False
         """Connections to the pod's process are broken (deleted, crashed, past SIGTERM, node lost):
         a client's pinned connection to it is dropped and re-opened elsewhere (model/connections.py)."""
@@ -86,7 +88,13 @@ class Pod:
         if self.busy < self.concurrency:
             self.busy += 1
             env = self.env
-            heappush(self._queue, (env._now + self._service_time(), NORMAL, next(self._eid), Tick(env, self._finish, request)))
+            if self._spare:
+                event = self._spare.pop()
+                event.callbacks = [self._finish]
+                event._value = request
+            else:
+                event = Tick(env, self._finish, request)
+            heappush(self._queue, (env._now + self._service_time(), NORMAL, next(self._eid), event))
         elif len(self.queue) < self.queue_limit:
             self.queue.append(request)
         else:
@@ -107,6 +115,7 @@ class Pod:
             heappush(self._queue, (self.env._now + self._service_time(), NORMAL, next(self._eid), event))
         else:
             self.busy -= 1
+            self._spare.append(event)  # fired and held by nobody else: reusable
         request.client.respond(request, Outcome.OK)
 
     # -- the other states (rare: only churn gets here) -------------------------------------
