@@ -8,7 +8,10 @@ twice), and hands back numpy columns. No pandas here: tables are made later by
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import time
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -18,12 +21,31 @@ from netsim.recorder import RunResult
 from netsim.spec import RunSpec
 
 
+@contextlib.contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while the event loop runs.
+
+    The data plane allocates a few short-lived objects per request (a Request, heap
+    entries, record tuples) and none of them form reference cycles, so reference
+    counting frees them all; the cyclic collector would only rescan them every few
+    hundred allocations (about a tenth of the run time). It runs again afterwards.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def simulate(run: RunSpec) -> RunResult:
     """Simulate one run; deterministic for a given ``run`` (seed, replication, scenario)."""
     started = time.perf_counter()
     world = World(run)
     world.start()
-    run_until(world.env, world.drained)
+    with _cyclic_gc_paused():
+        run_until(world.env, world.drained)
     scenario = run.scenario
     window = (scenario.run.warmup, scenario.run.warmup + scenario.run.duration)
     pods = [
