@@ -186,3 +186,12 @@ def test_bad_input_is_one_line_exit_2(quickstart_runs: dict[str, Path], tmp_path
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "Traceback" not in err
     assert message.format(**fill) in err
+
+
+def test_every_bundled_experiment_has_a_committed_baseline() -> None:
+    """results/baselines/ holds a readable baseline for each experiment in experiments/ (issue 6)."""
+    for experiment in sorted((ROOT / "experiments").glob("*.yaml")):
+        path = ROOT / "results" / "baselines" / f"{experiment.stem}.json"
+        assert path.is_file(), f"no baseline for {experiment.name}: netsim run it, then netsim baseline RESULTS -o {path}"
+        baseline = read_baseline(path)
+        assert baseline["metrics"], f"{path.name} holds no metric"
