@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from netsim.model.kube_proxy import draw_first_packet_jitter, first_packet_cost
+
 LEVELS = (0.01, 0.5, 0.9, 0.99)
 NFTABLES_MS = (0.010, 0.014, 0.021, 0.037)
 IPTABLES_MS = {  # Services in the cluster -> first-packet RTT percentiles (ms), digitised from the blog's figure
@@ -59,3 +61,33 @@ def extra_cost_s(mode: str, services: int, u: np.ndarray) -> np.ndarray:
     mine = inverse_cdf_ms(rtt_percentiles_ms(mode, services), u)
     base = inverse_cdf_ms(np.asarray(NFTABLES_MS), u)
     return np.maximum(mine - base, 0.0) * 1e-3
+
+
+class FirstPacketCost:
+    """One node's first-packet cost for one client's Service, per new connection.
+
+    ``measured`` (default): drawn from the published measurement for this cluster size
+    (above). ``linear``: this node's rule position is fixed, jitter per connection.
+    """
+
+    BLOCK = 4096
+
+    def __init__(self, config, position: float, rng: np.random.Generator, services: int) -> None:  # type: ignore[no-untyped-def]
+        self._config = config
+        self._position = position
+        self._services = services
+        self._rng = rng
+        self._values: list[float] = []
+        self._i = 0
+
+    def __call__(self) -> float:
+        i = self._i
+        if i >= len(self._values):
+            if self._config.first_packet.model == "measured":
+                self._values = extra_cost_s(self._config.mode, self._services, self._rng.random(self.BLOCK)).tolist()
+            else:
+                jitter = draw_first_packet_jitter(self._config, self._rng, self.BLOCK)
+                self._values = first_packet_cost(self._config, np.full(self.BLOCK, self._position), jitter).tolist()
+            i = 0
+        self._i = i + 1
+        return self._values[i]

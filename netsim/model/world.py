@@ -4,7 +4,7 @@ Order matters only for readability: nodes, then pods placed by the scheduler,
 then each Service's endpoints (pods its selector matches whose target port
 resolves) and their propagation to every node (model/endpoint_slices.py), then
 a kube-proxy per node over its own view, then DNS and the clients (with their
-retries), then each client's entry path (model/entry.py), the cloud load
+retries), then each client's entry path, connections and senders (model/client_paths.py), the cloud load
 balancers, and the control plane: the kubelet (model/pod_lifecycle.py), the
 Deployment, HPA and node controllers (model/controllers.py) and the churn
 process (model/churn.py). Pods created during the run get the next index and a
@@ -16,7 +16,6 @@ from __future__ import annotations
 from itertools import count
 from typing import TYPE_CHECKING
 
-import numpy as np
 import simpy
 
 from netsim.distributions import BlockSampler
@@ -25,27 +24,15 @@ from netsim.k8s.objects import ServiceType, TrafficPolicy
 from netsim.k8s.selectors import matches_equality
 from netsim.model.churn import Churn, apply_object
 from netsim.model.client import Client, install_retries
+from netsim.model.client_paths import follow_live_senders, give_connections, give_entry_path
 from netsim.model.client_pods import LiveSenders, sender_slots
-from netsim.model.connections import ConnectionPool
 from netsim.model.controllers import DeploymentController, HpaLoop, NodeController, choose
-from netsim.model.dns import ClusterDns, NoDns
+from netsim.model.dns import ClusterDns
 from netsim.model.endpoint_slices import EndpointSlices
-from netsim.model.entry import (
-    AffinityEntry,
-    ExternalNameEntry,
-    LoadBalancerEntry,
-    NodePortEntry,
-    discovery_guard,
-    no_endpoint_outcome,
-)
-from netsim.model.first_packet import extra_cost_s
 from netsim.model.kube_proxy import (
     ClientIpAffinity,
     KubeProxy,
     NodeLocalView,
-    draw_first_packet_jitter,
-    draw_rule_position,
-    first_packet_cost,
     make_picker,
     topology_preference,
 )
@@ -115,9 +102,9 @@ class World:
             client._dns = self.dns
             if spec.retries is not None:
                 install_retries(client, spec.retries, self.streams.rng("arrivals", f"retries/{spec.name}"), self.retry_log)
-            self._entry_path(client, spec)
-            self._connections(client, spec)
-            self._live_senders(client, spec)
+            give_entry_path(self, client, spec)
+            give_connections(self, client, spec)
+            follow_live_senders(self, client, spec)
         self.kubelet = Kubelet(self)
         self.controllers = {d.name: DeploymentController(self, d) for d in scenario.deployments}
         self.autoscalers = {h.name: HpaLoop(self, h, self.controllers[h.target_name]) for h in scenario.autoscalers}
@@ -156,106 +143,6 @@ class World:
             if service.session_affinity == "ClientIP":
                 affinity[s] = ClientIpAffinity(table, service.affinity_timeout_s)
         return KubeProxy(n, config, internal, external, affinity)
-
-    def _entry_path(self, client: Client, spec) -> None:  # type: ignore[no-untyped-def]
-        """Give ``client`` the path its Service type and location imply (model/entry.py)."""
-        scenario = self.run.scenario
-        s = client.service
-        service, table = self.services[s], self.tables[s]
-        pods = range(client.pod_offset, client.pod_offset + len(client.pod_nodes))
-        deferred = scenario.created_at.get(f"Service/{service.name}", 0.0) > 0.0
-        deleted = any(e.action == "delete" and e.target == f"Service/{service.name}" for e in scenario.churn)
-        if spec.location == "external":
-            client._dns = NoDns()
-            local = service.external_traffic_policy is TrafficPolicy.LOCAL
-            entry: NodePortEntry | LoadBalancerEntry
-            if service.type is ServiceType.LOAD_BALANCER and not spec.entry_nodes:
-                lb = self.load_balancers.get(s)
-                if lb is None:
-                    lb = self.load_balancers[s] = CloudLoadBalancer(
-                        self.env, scenario.load_balancer, service.name, local, scenario.nodes, table,
-                        self.pod_names, self.streams.rng("routing", f"lb/{service.name}"),
-                        self.streams.rng("health", f"lb/{service.name}"),
-                    )
-                entry = LoadBalancerEntry(client, self.network, self.pods, self.proxies, s, table, local, lb,
-                                          BlockSampler(lb.spec.latency, self.streams.rng("network", f"lb/{service.name}")))
-                client.entry_hops = 2
-                client.ip_preserved = int(lb.spec.preserves_client_ip and (local or not lb.instance))
-            else:
-                entry = NodePortEntry(client, self.network, self.pods, self.proxies, s, table, local,
-                                      spec.entry_nodes or range(len(scenario.nodes)), self.streams.rng("routing", f"entry/{spec.name}"))
-                client.entry_hops = 1
-                client.ip_preserved = int(local)
-            client._connect = entry.connect  # type: ignore[method-assign]
-            client.respond = entry.respond  # type: ignore[method-assign]
-            if any(e.action in ("fail", "drain") for e in scenario.churn):
-                entry.node_up = self.node_up
-            return
-        if spec.discovery == "env":
-            client._dns = NoDns()
-        else:
-            per_try = 2 if scenario.cluster.dns.aaaa else 1
-            is_cname = service.type is ServiceType.EXTERNAL_NAME
-            self.dns.register(pods, spec.dns_queries, spec.dns_nx_queries, per_try, is_cname, s if deferred or deleted else -1)
-        if service.type is ServiceType.EXTERNAL_NAME:
-            host = ExternalNameEntry(client, self.network, self.pods,
-                                     BlockSampler(scenario.external_hosts[service.name], self.streams.rng("service", f"external/{service.name}")))
-            client._connect = host.connect  # type: ignore[method-assign]
-            client.entry_hops, client.ip_preserved = 1, 0
-        else:
-            local = service.internal_traffic_policy is TrafficPolicy.LOCAL
-            if local:
-                client.why_no_endpoint = lambda request, table=table: no_endpoint_outcome(table, True)
-            if service.session_affinity == "ClientIP":
-                client._connect = AffinityEntry(client, self.network, self.pods, self.proxies, s, table, local).connect  # type: ignore[method-assign]
-        if deferred or (deleted and spec.discovery == "dns"):
-            # env vars are fixed at pod start (t = 0 here): a Service created later is never among them
-            nxdomain = None if spec.discovery == "env" else self.dns.nxdomain
-            client._connect = discovery_guard(client, client._connect, nxdomain)  # type: ignore[method-assign]
-
-    def _live_senders(self, client: Client, spec) -> None:  # type: ignore[no-untyped-def]
-        """Under churn, an in-cluster client sends from its pods that are up now (model/client_pods.py)."""
-        scenario = self.run.scenario
-        if spec.location == "external":
-            return
-        if spec.from_deployment is None:
-            if any(e.action == "fail" for e in scenario.churn):
-                client.live = LiveSenders(client.pod_nodes, self.node_up, client._dns, client.pod_offset)
-            return
-        if scenario.churn or scenario.autoscalers:
-            pods = [p.index for p in self.pods if p.deployment == spec.from_deployment]
-            client.live = LiveSenders(client.pod_nodes, self.node_up, client._dns, client.pod_offset, pods)
-            self.live_senders.setdefault(spec.from_deployment, []).append(client.live)
-
-    def _connections(self, client: Client, spec) -> None:  # type: ignore[no-untyped-def]
-        """First-packet costs and the connection pool of an in-cluster client (model/connections.py)."""
-        scenario = self.run.scenario
-        service = self.services[client.service]
-        if spec.location == "external" or service.type is ServiceType.EXTERNAL_NAME:
-            if spec.connections.mode != "per-request":
-                self.warnings.append(f"clients.{spec.name}.connections: only in-cluster clients pool connections; this one opens one per request")
-            return
-        config = scenario.cluster.kube_proxy
-        rules = scenario.cluster.background_services + len(scenario.services)
-        costs = []
-        for node in scenario.nodes:
-            rng = self.streams.rng("network", f"first-packet/{node.name}/{service.name}/{spec.name}")
-            position = draw_rule_position(rng, rules)
-            costs.append(_FirstPacket(config, position, rng, rules))
-        client.first_packet = costs  # type: ignore[assignment]
-        picker = client._pickers[0] if client._pickers else None
-        pooled = spec.connections.mode != "per-request" or getattr(picker, "stateful", False) or (
-            config.mode == "ipvs" and config.ipvs_scheduler in ("sh", "dh", "mh")
-        )
-        if not pooled:
-            return
-        affinity = None
-        if service.session_affinity == "ClientIP":
-            proxies = self.proxies
-
-            def affinity(request, picker, s=client.service, offset=client.pod_offset):  # type: ignore[no-untyped-def]
-                return proxies[request.node].affinity[s].pick(offset + request.client_pod, self.env._now, picker)
-        client.pool = ConnectionPool(client, spec.connections, self.pods, self._connection_ids, affinity)  # type: ignore[attr-defined]
 
     def remove_endpoint(self, pod: int) -> None:
         """Delete a pod at once: gone everywhere (no propagation), refusing new connections.
@@ -471,33 +358,3 @@ def _detail(event: ChurnEventSpec) -> str:
     if event.action == "fail":
         return "for good" if e.for_ is None else f"for {e.for_:g}s"
     return ""
-
-
-class _FirstPacket:
-    """One node's first-packet cost for one client's Service, per new connection.
-
-    ``measured`` (default): drawn from the published measurement for this cluster size
-    (model/first_packet.py). ``linear``: this node's rule position is fixed, jitter per connection.
-    """
-
-    BLOCK = 4096
-
-    def __init__(self, config, position: float, rng: np.random.Generator, services: int) -> None:  # type: ignore[no-untyped-def]
-        self._config = config
-        self._position = position
-        self._services = services
-        self._rng = rng
-        self._values: list[float] = []
-        self._i = 0
-
-    def __call__(self) -> float:
-        i = self._i
-        if i >= len(self._values):
-            if self._config.first_packet.model == "measured":
-                self._values = extra_cost_s(self._config.mode, self._services, self._rng.random(self.BLOCK)).tolist()
-            else:
-                jitter = draw_first_packet_jitter(self._config, self._rng, self.BLOCK)
-                self._values = first_packet_cost(self._config, np.full(self.BLOCK, self._position), jitter).tolist()
-            i = 0
-        self._i = i + 1
-        return self._values[i]
