@@ -98,6 +98,8 @@ class LoadBalancerSpec:
     """Probing kube-proxy's health port (10256) on every node: ``externalTrafficPolicy: Cluster``."""
     local_health_check: HealthCheckSpec
     """Probing ``healthCheckNodePort``: ``externalTrafficPolicy: Local``."""
+    deregistration_lag_s: float = 5.0
+    """``ip`` targets: a Terminating pod's target is deregistered; new connections stop this long after."""
 
 
 @dataclass(frozen=True)

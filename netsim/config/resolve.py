@@ -31,6 +31,7 @@ from netsim.k8s.dns_names import lookup_sequence, resolve_name, service_fqdn
 from netsim.k8s.manifests import object_key, read_objects
 from netsim.k8s.objects import Deployment, Service, ServicePort, ServiceType, TrafficPolicy
 from netsim.maglev import is_prime
+from netsim.model.readiness_gates import gate_warnings
 
 if TYPE_CHECKING:
     from netsim.spec import ChurnEventSpec, ClientSpec, HealthCheckSpec, LoadBalancerSpec, NodeSpec, ScenarioSpec, WorkloadSpec
@@ -57,6 +58,7 @@ def build_scenario(
     warnings.extend(_selector_warnings(services, deployments, clients))
     warnings.extend(_external_name_warnings(services))
     load_balancer = build_load_balancer(config.cluster.load_balancer)
+    warnings.extend(gate_warnings(deployments, services, clients, load_balancer))
     dumped = config.model_dump(mode="json", by_alias=True)
     dumped["cluster"]["load_balancer"] = _plain(load_balancer)  # the values chosen, preset and overrides merged
     return _spec.ScenarioSpec(
@@ -255,6 +257,7 @@ def build_load_balancer(config: LoadBalancerConfig) -> LoadBalancerSpec:
         preserves_client_ip=pick("preserves_client_ip"),
         cluster_health_check=check("cluster"),
         local_health_check=check("local"),
+        deregistration_lag_s=config.deregistration_lag,
     )
 
 

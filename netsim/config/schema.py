@@ -151,6 +151,9 @@ class LoadBalancerConfig(Section):
     preserves_client_ip: bool | None = Field(None, description="passthrough (True) or proxy (False: nodes see the LB's IP)")
     health_check: HealthCheckConfig = Field(default_factory=HealthCheckConfig)
     """Applies to both health checks (kube-proxy's port for Cluster, healthCheckNodePort for Local)."""
+    deregistration_lag: Duration = Field(
+        5.0, description="ip targets: from a pod turning Terminating to the LB sending it no new connections (netsim assumption)"
+    )
 
 
 class ClusterConfig(Section):

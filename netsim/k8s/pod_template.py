@@ -12,6 +12,10 @@ fields into frozen dataclasses, filling in the API server's defaults:
   ``successThreshold`` 1, ``failureThreshold`` 3 (k8s-facts §2; Kubernetes API
   reference, Probe v1 core);
 - ``terminationGracePeriodSeconds`` 30 (k8s-facts §2);
+- ``readinessGates``: none. Each gate's ``conditionType`` (e.g. the AWS Load
+  Balancer Controller's ``target-health.elbv2.k8s.aws/<name>``) is one more
+  condition the pod needs True before it is Ready (:mod:`netsim.model.readiness_gates`
+  says who sets it);
 - ``strategy``: ``RollingUpdate`` with ``maxSurge`` 25 % and ``maxUnavailable``
   25 % (apps/v1 DeploymentStrategy); ``minReadySeconds`` 0.
 
@@ -77,13 +81,16 @@ class ContainerLifecycle:
 class PodTemplate:
     """The timing-relevant part of ``spec.template.spec``.
 
-    A pod is Ready when *all* its containers are ready; a container without a
-    readinessProbe is ready as soon as it runs. On deletion every container's
-    preStop hook runs in parallel, so the pod's hook lasts as long as the longest.
+    A pod is Ready when *all* its containers are ready and every readiness gate's
+    condition is True; a container without a readinessProbe is ready as soon as it
+    runs. On deletion every container's preStop hook runs in parallel, so the
+    pod's hook lasts as long as the longest.
     """
 
     containers: tuple[ContainerLifecycle, ...] = ()
     termination_grace_period_s: float = DEFAULT_TERMINATION_GRACE_PERIOD_S
+    readiness_gates: tuple[str, ...] = ()
+    """``spec.readinessGates[*].conditionType``, in manifest order."""
 
     @property
     def readiness_probes(self) -> tuple[Probe, ...]:
@@ -233,7 +240,29 @@ def read_pod_template(pod_spec: Mapping[str, Any], path: str) -> PodTemplate:
         if isinstance(raw, Mapping):
             out.append(read_container_lifecycle(raw, f"{path}.containers.{c}", c))
     grace = _int_field(pod_spec, "terminationGracePeriodSeconds", path, int(DEFAULT_TERMINATION_GRACE_PERIOD_S), 0)
-    return PodTemplate(containers=tuple(out), termination_grace_period_s=float(grace))
+    gates = read_readiness_gates(pod_spec.get("readinessGates"), f"{path}.readinessGates")
+    return PodTemplate(containers=tuple(out), termination_grace_period_s=float(grace), readiness_gates=gates)
+
+
+_CONDITION_TYPE = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+
+
+def read_readiness_gates(raw: Any, path: str) -> tuple[str, ...]:
+    """``spec.readinessGates``: a list of ``{conditionType: <qualified name>}``, validated as the API server does."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ConfigError(path, "must be a list of {conditionType: ...}, e.g. [{conditionType: target-health.elbv2.k8s.aws/web}]")
+    gates: list[str] = []
+    for i, gate in enumerate(raw):
+        condition = gate.get("conditionType") if isinstance(gate, Mapping) else None
+        if not isinstance(condition, str) or not _CONDITION_TYPE.match(condition):
+            raise ConfigError(f"{path}.{i}.conditionType",
+                              f"{condition!r:.60} is not a condition type: give a qualified name such as target-health.elbv2.k8s.aws/web")
+        if condition in gates:
+            raise ConfigError(f"{path}.{i}.conditionType", f"'{condition}' is listed twice")
+        gates.append(condition)
+    return tuple(gates)
 
 
 _PERCENT = re.compile(r"^([0-9]+)%$")

@@ -17,7 +17,7 @@ from netsim.distributions import BlockSampler
 from netsim.k8s.objects import ServiceType, TrafficPolicy
 from netsim.model.client import Client
 from netsim.model.client_pods import LiveSenders
-from netsim.model.connections import ConnectionPool
+from netsim.model.connections import ConnectionPool, ExternalConnectionPool
 from netsim.model.dns import NoDns
 from netsim.model.entry import (
     AffinityEntry,
@@ -69,6 +69,11 @@ def give_entry_path(world: World, client: Client, spec: ClientSpec) -> None:
         client.respond = entry.respond  # type: ignore[method-assign]
         if any(e.action in ("fail", "drain") for e in scenario.churn):
             entry.node_up = world.node_up
+        # per-request keeps the entry's own path, untouched, unless a stateful IPVS scheduler (lc, wlc, sed,
+        # nq) must see each connection close to release its count: the pool does that
+        stateful = getattr(world.proxies[0].external_picker(s), "stateful", False) if service.type.reachable_from_outside else False
+        if spec.connections.mode != "per-request" or stateful:
+            client.pool = ExternalConnectionPool(client, spec.connections, world.pods, world._connection_ids, entry)  # type: ignore[attr-defined]
         return
     if spec.discovery == "env":
         client._dns = NoDns()
@@ -107,12 +112,17 @@ def follow_live_senders(world: World, client: Client, spec: ClientSpec) -> None:
         world.live_senders.setdefault(spec.from_deployment, []).append(client.live)
 
 def give_connections(world: World, client: Client, spec: ClientSpec) -> None:
-    """First-packet costs and the connection pool of an in-cluster client (model/connections.py)."""
+    """First-packet costs and the connection pool of an in-cluster client (model/connections.py).
+
+    External clients get their pool with their entry path (:func:`give_entry_path`).
+    """
     scenario = world.run.scenario
     service = world.services[client.service]
-    if spec.location == "external" or service.type is ServiceType.EXTERNAL_NAME:
+    if spec.location == "external":
+        return  # pooled in give_entry_path, which knows the entry
+    if service.type is ServiceType.EXTERNAL_NAME:
         if spec.connections.mode != "per-request":
-            world.warnings.append(f"clients.{spec.name}.connections: only in-cluster clients pool connections; this one opens one per request")
+            world.warnings.append(f"clients.{spec.name}.connections: an ExternalName host is outside kube-proxy; one connection per request")
         return
     config = scenario.cluster.kube_proxy
     rules = scenario.cluster.background_services + len(scenario.services)

@@ -19,9 +19,14 @@ last request ends; the next request opens a new one: a new endpoint choice).
 If the pinned endpoint's pod has gone away (:attr:`Pod.gone`), the next request
 on the connection finds it reset: the client drops it and reconnects, a new
 endpoint choice, and the request goes on the new connection.
+External clients pool the same way (:class:`ExternalConnectionPool`, one pool
+per client address): a connection is pinned to its entry (NodePort node, LB
+target) as well as to its pod, and also ends when its entry node goes dark or
+the LB takes its target out of service.
 Simplifications: connections open instantly apart from the first-packet cost
-(no handshake round trip), and lifetimes are checked when a connection is next
-used, not by a timer.
+(no handshake round trip), and lifetimes and breakage are checked when a
+connection is next used, not by a timer (a reset costs the next request
+nothing: it goes on a new connection).
 """
 
 from __future__ import annotations
@@ -114,6 +119,10 @@ class ConnectionPool:
         if conn in conns:
             conns.remove(conn)
 
+    def _broken(self, conn: Connection) -> bool:
+        """Conntrack's end of the connection is gone: its pod went away (the next use finds it reset)."""
+        return conn.pod.gone
+
     def _expired(self, conn: Connection) -> bool:
         if self.max_requests is not None and conn.requests >= self.max_requests:
             return True
@@ -135,8 +144,9 @@ class ConnectionPool:
                 conn = idle.popleft()
                 if conn.retired:
                     continue
-                if conn.pod.gone or self._expired(conn):
-                    self.reconnects += conn.pod.gone
+                broken = self._broken(conn)
+                if broken or self._expired(conn):
+                    self.reconnects += broken
                     self._close(conn, sender)
                     continue
                 self._deliver(request, conn, False)
@@ -149,8 +159,8 @@ class ConnectionPool:
                 self._waiting[sender].append(request)
             return
         conns = self.open[sender]  # multiplexed
-        for conn in [c for c in conns if c.pod.gone or self._expired(c)]:
-            self.reconnects += conn.pod.gone
+        for conn in [c for c in conns if self._broken(c) or self._expired(c)]:
+            self.reconnects += self._broken(conn)
             conns.remove(conn)
             conn.retired = True
             if conn.in_flight == 0:
@@ -214,3 +224,77 @@ class ConnectionPool:
                 self.send(waiting.popleft())
         elif self._expired(conn) and conn.in_flight == 0:
             self._close(conn, sender)
+
+
+class ExternalConnection(Connection):
+    """A connection from outside: pinned to its entry (node, LB front end and target) as well as its pod."""
+
+    __slots__ = ("node", "via", "target", "source")
+
+    def __init__(self, ident: int, pod: Any, picker: Any, opened: float, request: Request, target: int) -> None:
+        super().__init__(ident, pod, picker, opened)
+        self.node = request.node
+        self.via = request.via
+        self.source = request.source
+        self.target = target
+
+
+class _NoProxy:
+    """The picker of an LB ``ip``-target connection: no kube-proxy on the path, nothing to release."""
+
+    @staticmethod
+    def release(pod: int) -> None:
+        return None
+
+
+class ExternalConnectionPool(ConnectionPool):
+    """The connection layer of an external client (NodePort or LoadBalancer; model/entry.py).
+
+    A connection opens to one entry, chosen as a per-request connection's would be:
+    a NodePort node (uniform over ``entry_nodes``), or the LB's algorithm on the
+    connection's 5-tuple (so the same connection always maps to the same target);
+    the entry node's kube-proxy then picks the endpoint once (conntrack). Every
+    request on the connection takes that fixed path to the same pod and pays its
+    hops. Besides retiring (``max_requests``/``max_lifetime``) the connection ends
+    when its pod goes away, its entry node goes dark, or the LB takes its target
+    out of service (the LB resets it); the next request then finds it broken and
+    reconnects (a new entry and endpoint choice). Each pool belongs to one client
+    address (``source_ips``), as each client pod's does in the cluster.
+    """
+
+    def __init__(self, client: Any, config: ConnectionsConfig, pods: Sequence[Any], ids: count, entry: Any) -> None:
+        super().__init__(client, config, pods, ids)
+        self._entry = entry
+        self._lb = hasattr(entry, "target_removed")
+        entry._finish = self.finish  # the entry's responses and refusals end through the pool
+
+    def _open(self, request: Request) -> Connection | None:
+        request.conn = None
+        opened = self._entry.open(request)
+        if opened is None:
+            return None
+        pod_index, picker, target = opened
+        conn = ExternalConnection(next(self._ids), self._pods[pod_index], picker or _NoProxy, self.env._now, request, target)
+        self.opened += 1
+        self.open[request.client_pod].append(conn)
+        return conn
+
+    def _broken(self, conn: Connection) -> bool:
+        entry = self._entry
+        return conn.pod.gone or entry.entry_down(conn.node) or (self._lb and entry.target_removed(conn.via, conn.target))  # type: ignore[attr-defined]
+
+    def _deliver(self, request: Request, conn: Connection, first: bool) -> None:
+        """The request takes the connection's fixed path: its entry, its pod."""
+        conn.requests += 1
+        conn.in_flight += 1
+        request.conn = conn
+        request.node = conn.node  # type: ignore[attr-defined]
+        request.via = conn.via  # type: ignore[attr-defined]
+        request.source = conn.source  # type: ignore[attr-defined]
+        pod = conn.pod
+        request.pod = pod
+        delay = self._entry.outbound(request)
+        if delay > 0.0:
+            self.env.schedule(Wakeup(self.env, pod.accept, request), NORMAL, delay)
+        else:
+            pod.accept(request)

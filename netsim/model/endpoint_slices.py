@@ -23,7 +23,8 @@ positions only grow (a removed endpoint stays as a not-ready tombstone), so
 pickers keep their per-position state. A failed node's client pods send nothing
 (:mod:`netsim.model.client_pods`); its rules keep following the API unrecorded
 (simpler than freezing them), and it resyncs when it comes back. The cloud load balancer is not
-fed from here: it learns through its health checks.
+fed from here: it learns through its health checks (and, with ``ip`` targets, deregisters a
+Terminating pod's target, :mod:`netsim.model.load_balancer`).
 """
 
 from __future__ import annotations

@@ -21,6 +21,11 @@ clients, its ``respond``) when the World builds it:
 - :func:`discovery_guard`: requests fail with :attr:`Outcome.DISCOVERY` while the
   client cannot find the Service (NXDOMAIN, or env vars from before it existed).
 
+Pooled connections of external clients (model/connections.py) open through
+``open`` (the entry and endpoint choice, once per connection) and send each
+request along the fixed path with ``outbound``; per-request clients keep
+``connect``.
+
 Hops (the ``entry_hops`` column) count links crossed before the entry node:
 internet = 1, LB → node = 1; metrics add 1 when the pod runs on another node
 than the entry node.
@@ -111,6 +116,29 @@ class _NodeProxyPath(_Path):
         self._later(self._network.delay(node, pod.node), pod.accept, request)
 
 
+    def _pin(self, request: Request) -> tuple[int, Any] | None:
+        """A new connection reaches ``request.node``: its kube-proxy chooses the endpoint once (conntrack).
+
+        Returns ``(pod index, picker)``, or None when the attempt ended the request
+        (the node is dark: a timeout; no endpoint: refused or dropped).
+        """
+        node = request.node
+        if self.node_up is not None and not self.node_up[node]:
+            time_out(request)
+            return None
+        affinity = self._affinity[node]
+        picker = self._pickers[node]
+        pod_index = affinity.pick(request.source, self.env._now, picker) if affinity is not None else picker()
+        if pod_index < 0:
+            self._finish(request, no_endpoint_outcome(self._table, self._local))
+            return None
+        return pod_index, picker
+
+    def entry_down(self, node: int) -> bool:
+        """Whether the node a connection entered at has gone dark (its conntrack entry with it)."""
+        return self.node_up is not None and not self.node_up[node]
+
+
 class NodePortEntry(_NodeProxyPath):
     """External client → a node IP at the nodePort (uniform over ``entry_nodes``) → kube-proxy → pod."""
 
@@ -135,6 +163,27 @@ class NodePortEntry(_NodeProxyPath):
         request.via = -1
         self._later(self._network.delay_of(Locality.INTERNET), self._at_node, request)
 
+    def open(self, request: Request) -> tuple[int, Any, int] | None:
+        """A pooled connection opens: an entry node as :meth:`connect` chooses one, then its kube-proxy's pick.
+
+        Sets ``request.node``, ``source`` and ``via``; returns ``(pod index, picker, target)``
+        (target -1: no LB), or None when the attempt ended the request.
+        """
+        i = self._i
+        if i >= len(self._entries):
+            self._entries = np.asarray(self._entry_nodes)[self._rng.integers(0, len(self._entry_nodes), 4096)].tolist()
+            i = 0
+        self._i = i + 1
+        request.node = self._entries[i]
+        request.source = external_ip(self.client.index, request.client_pod)
+        request.via = -1
+        pinned = self._pin(request)
+        return None if pinned is None else (*pinned, -1)
+
+    def outbound(self, request: Request) -> float:
+        """A request on an open connection: the internet to its entry node, then on to its pinned pod."""
+        return self._network.delay_of(Locality.INTERNET) + self._network.delay(request.node, request.pod.node)
+
     def respond(self, request: Request, outcome: Outcome) -> None:
         """The response returns through the entry node (SNAT for Cluster; the same node for Local)."""
         delay = self._network.delay(request.pod.node, request.node) + self._network.delay_of(Locality.INTERNET)
@@ -151,6 +200,8 @@ class LoadBalancerEntry(_NodeProxyPath):
         super().__init__(client, network, pods, proxies, service, table, local)
         self._lb = lb
         self._lb_latency = latency
+        self._seen: list[list[int]] | None = None  # the LB's candidate lists last seen (pooled connections)
+        self._serving: list[set[int]] = []
 
     def connect(self, request: Request) -> None:
         request.source = external_ip(self.client.index, request.client_pod)
@@ -176,6 +227,49 @@ class LoadBalancerEntry(_NodeProxyPath):
         request.node = pod.node  # ip targets enter the data plane at the pod's own node
         request.pod = pod  # a target the LB still uses may be gone: the pod's state decides (refused, timeout)
         self._later(self._lb_latency() + network.delay_of(lb.leg(zone, pod.node)), pod.accept, request)
+
+    def open(self, request: Request) -> tuple[int, Any, int] | None:
+        """A pooled connection opens: the LB's algorithm picks a target for its 5-tuple, once.
+
+        Instance targets: the target node's kube-proxy then picks the endpoint (conntrack);
+        ``ip`` targets are the pod itself. Sets ``request.node``, ``source`` and ``via``;
+        returns ``(pod index, picker or None, target)``, or None when the attempt ended the request.
+        """
+        request.source = external_ip(self.client.index, request.client_pod)
+        lb = self._lb
+        zone, target = lb.route(request.source)
+        request.via = zone
+        if target == NO_TARGET:
+            self._finish(request, Outcome.REFUSED)
+            return None
+        if not lb.instance:
+            pod_index = int(self._table.pods[target])
+            request.node = self._pods[pod_index].node
+            return pod_index, None, target
+        request.node = target
+        if not lb.spec.preserves_client_ip:
+            request.source = LB_IP_BASE + zone
+        pinned = self._pin(request)
+        return None if pinned is None else (*pinned, target)
+
+    def target_removed(self, zone: int, target: int) -> bool:
+        """Whether zone front end ``zone`` no longer sends to ``target``: health checks (or
+        deregistration) took it out of the LB's candidates, so the LB resets the connections it
+        had sent there. While it fails open, the LB keeps using unhealthy targets, and so do they."""
+        candidates = self._lb._candidates  # the LB's own current choice set, rebuilt on every change
+        if candidates is not self._seen:
+            self._seen = candidates
+            self._serving = [set(c) for c in candidates]
+        return target not in self._serving[zone]
+
+    def outbound(self, request: Request) -> float:
+        """A request on an open connection: internet, LB, the target node and on to the pod (or the pod)."""
+        network = self._network
+        lb = self._lb
+        delay = network.delay_of(Locality.INTERNET) + self._lb_latency() + network.delay_of(lb.leg(request.via, request.node))
+        if lb.instance:
+            delay += network.delay(request.node, request.pod.node)
+        return delay
 
     def respond(self, request: Request, outcome: Outcome) -> None:
         network = self._network

@@ -27,8 +27,23 @@ has its verdict at once; a probe that gets none (the node failed, the pod hung)
 fails only when its ``timeout`` runs out, so a dead node leaves the list after
 (unhealthy − 1)·interval + U(0, interval) + timeout (k8s-facts §8.6). Probes keep
 their grid: the next one starts ``interval`` after the last one started.
+With ``ip`` targets the LB controller also follows the pods (the AWS Load
+Balancer Controller watches the Service's endpoints): a pod created during the
+run is registered and health-checked: it is in the ``initial`` state, getting no
+traffic, until it passes ``healthy_threshold`` checks (in service; a readiness
+gate on it turns True then, :mod:`netsim.model.readiness_gates`) or fails
+``unhealthy_threshold`` (unhealthy). Failing open uses the registered targets
+that are not ``initial`` (AWS: the LB fails open over *unhealthy* targets), so a
+rollout that deletes the old pods before the LB has seen a new one healthy
+leaves the LB nothing to send to. And a Terminating pod's target is
+deregistered: the LB stops sending it new connections ``deregistration_lag``
+after the pod turned Terminating (the controller's reaction and the LB's own
+propagation; netsim's assumption, default 5 s), which is what a preStop sleep
+has to cover. Its health checks stop then.
+
 Simplified: targets start in their probed state (the LB was set up long before
-the run); no connection draining.
+the run); no connection draining (in-flight requests are the pod's business); a
+not-ready but running pod stays registered.
 """
 
 from __future__ import annotations
@@ -40,6 +55,7 @@ import numpy as np
 import simpy
 
 from netsim.maglev import build_table, mix64
+from netsim.model.events import call_later
 from netsim.model.network import Locality
 from netsim.routing import EndpointTable
 
@@ -92,6 +108,12 @@ class CloudLoadBalancer:
         self.check: HealthCheckSpec = spec.local_health_check if (self.instance and local_policy) else spec.cluster_health_check
         self.in_service = [bool(self.probe(t)) for t in range(len(self.targets))]
         self.changes: list[tuple[float, int, bool]] = []
+        self.deregistered: set[int] = set()
+        """``ip`` targets whose pod is Terminating and whose deregistration has taken effect."""
+        self.initial: set[int] = set()
+        """``ip`` targets registered during the run and not yet judged healthy or unhealthy: no traffic, not even failing open."""
+        self.on_in_service: Callable[[int], None] | None = None
+        """Called with the target when health checks put it in service (readiness gates)."""
         self._rng = rng
         self._health_rng = health_rng
         self._pod_names: Callable[[int], str] = lambda p: pod_names[p] if p < len(pod_names) else f"pod-{p}"
@@ -125,7 +147,7 @@ class CloudLoadBalancer:
             self.env.process(self._health_check(target, phase))
 
     def add_targets(self) -> None:
-        """``ip`` targets: pods created during the run are registered out of service, then health-checked."""
+        """``ip`` targets: pods created during the run are registered (``initial``, out of service), then health-checked."""
         if self.instance:
             return
         for position in range(len(self.targets), len(self.table)):
@@ -133,15 +155,30 @@ class CloudLoadBalancer:
             self._keys.append(self._pod_names(int(self.table.pods[position])))
             self.target_zone.append(self.node_zone[int(self.table.nodes[position])])
             self.in_service.append(False)
+            self.initial.add(position)
             phase = float(self._health_rng.uniform(0.0, self.check.interval))
             self.env.process(self._health_check(position, phase))
         self._rebuild()
+
+    def deregister(self, target: int) -> None:
+        """``ip`` targets: the target's pod turned Terminating; new connections stop after the deregistration lag."""
+        if not self.instance:
+            call_later(self.env, self.spec.deregistration_lag_s, self._deregistered, target)
+
+    def _deregistered(self, target: int) -> None:
+        if target in self.deregistered:
+            return
+        self.deregistered.add(target)
+        if self.in_service[target]:
+            self._set(target, False)
+        else:
+            self._rebuild()
 
     def _health_check(self, target: int, phase: float) -> Generator[simpy.Event, None, None]:
         check = self.check
         passed = failed = 0
         yield self.env.timeout(phase)
-        while True:
+        while target not in self.deregistered:
             verdict = self.probe(target)
             if verdict is None:  # no answer: the probe fails when its timeout runs out
                 yield self.env.timeout(check.timeout)
@@ -149,14 +186,22 @@ class CloudLoadBalancer:
                 wait = check.interval - check.timeout
             else:
                 wait = check.interval
+            if target in self.deregistered:  # deregistered while the probe waited for its timeout
+                return
             if verdict:
                 passed, failed = passed + 1, 0
                 if not self.in_service[target] and passed >= check.healthy_threshold:
+                    self.initial.discard(target)
                     self._set(target, True)
+                    if self.on_in_service is not None:
+                        self.on_in_service(target)
             else:
                 passed, failed = 0, failed + 1
                 if self.in_service[target] and failed >= check.unhealthy_threshold:
                     self._set(target, False)
+                elif target in self.initial and failed >= check.unhealthy_threshold:
+                    self.initial.discard(target)  # now unhealthy: a candidate when the LB fails open
+                    self._rebuild()
             yield self.env.timeout(wait)
 
     def _set(self, target: int, in_service: bool) -> None:
@@ -169,8 +214,8 @@ class CloudLoadBalancer:
     def _rebuild(self) -> None:
         """Each zone front end's candidate targets (and Maglev table) after a change of the target list."""
         healthy = [t for t in range(len(self.targets)) if self.in_service[t]]
-        if not healthy:
-            healthy = list(range(len(self.targets)))  # fail open
+        if not healthy:  # fail open, over the targets still registered
+            healthy = [t for t in range(len(self.targets)) if t not in self.deregistered and t not in self.initial]
         self._candidates = [
             healthy if self.spec.cross_zone else [t for t in healthy if self.target_zone[t] == z]
             for z in range(len(self.zone_names))

@@ -4,8 +4,10 @@ Kubernetes (k8s-facts §2; :mod:`netsim.k8s.lifecycle`, :mod:`netsim.model.probe
 
 - **Start.** Scheduled → the container runs after ``workloads.<d>.startup`` (image
   pull, process start) → the readinessProbe ticks (its grid at a random phase)
-  and the pod is Ready after ``successThreshold`` successes; then its endpoint
-  turns ready in the EndpointSlice (and propagates, :mod:`netsim.model.endpoint_slices`).
+  and the containers are ready after ``successThreshold`` successes; the pod is
+  Ready then, or, with ``readinessGates``, once every gate's condition is True too
+  (:mod:`netsim.model.readiness_gates`: the LB reports the pod's target healthy);
+  then its endpoint turns ready in the EndpointSlice (and propagates, :mod:`netsim.model.endpoint_slices`).
   The process serves from its start: a request that arrives before the endpoint
   is ready (an LB with ``ip`` targets) is served.
 - **Terminating** (deletion): the endpoint turns not-ready at once; the preStop
@@ -63,6 +65,15 @@ class PodStatus:
     restarts: int = 0
     backoff: CrashLoopBackOff = field(default_factory=CrashLoopBackOff)
     evicted: bool = False
+    containers_ready: bool = True
+    containers_ready_at: float | None = 0.0
+    gates_pending: dict[str, set[int]] = field(default_factory=dict)
+    """Per readiness gate, the Services whose LB has yet to report the pod healthy (``NEVER``: it never will)."""
+
+    @property
+    def gates_true(self) -> bool:
+        """Every readiness gate's condition is True (so with no gates)."""
+        return not any(self.gates_pending.values())
 
 
 class Kubelet:
@@ -85,6 +96,7 @@ class Kubelet:
         status = self.world.status[pod.index]
         status.generation += 1
         status.running = False
+        status.containers_ready, status.containers_ready_at = False, None
         pod.state = "Starting"
         pod.die(Outcome.REFUSED)  # nothing listens yet
         startup = self._startup.get(pod.deployment)
@@ -110,12 +122,31 @@ class Kubelet:
         status = self.world.status[pod.index]
         if generation != status.generation or pod.state == "Gone" or status.deleted_at is not None:
             return
+        status.containers_ready, status.containers_ready_at = True, self.env.now
+        if status.gates_true:
+            self._ready(pod)
+
+    def _ready(self, pod: Pod) -> None:
+        status = self.world.status[pod.index]
         status.ready, status.ready_since = True, self.env.now
         self.world.slices.set_ready(pod.index, True)
         self.world.pod_changed(pod, ready=True)
 
+    def gate_passed(self, pod: Pod, service: int) -> None:
+        """Service ``service``'s LB reports the pod's target healthy: its readiness gates may turn True."""
+        status = self.world.status[pod.index]
+        for condition, pending in status.gates_pending.items():
+            if service in pending:
+                pending.discard(service)
+                if not pending:
+                    self.world.record("readiness-gate", f"pod/{pod.name}", f"{condition} True")
+        if (status.gates_true and status.containers_ready and not status.ready and status.running
+                and status.deleted_at is None and pod.state != "Gone"):
+            self._ready(pod)
+
     def _not_ready(self, pod: Pod) -> None:
         status = self.world.status[pod.index]
+        status.containers_ready, status.containers_ready_at = False, None
         if status.ready:
             status.ready, status.ready_since = False, None
             self.world.slices.set_ready(pod.index, False)
@@ -193,6 +224,7 @@ class Kubelet:
         status.generation += 1
         pod.state = "Terminating"
         self.world.record("pod-deleted", f"pod/{pod.name}", "")
+        self.world.pod_terminating(pod)
         if status.ready:
             status.ready, status.ready_since = False, None
             self.world.slices.set_ready(pod.index, False)

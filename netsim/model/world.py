@@ -40,6 +40,7 @@ from netsim.model.load_balancer import CloudLoadBalancer
 from netsim.model.network import Network
 from netsim.model.pod import Pod, TrackedServiceTime
 from netsim.model.pod_lifecycle import Kubelet, PodStatus
+from netsim.model.readiness_gates import NEVER, gate_setters
 from netsim.model.request import Outcome
 from netsim.model.scheduler import feasible_nodes, place_pods
 from netsim.model.streams import Streams
@@ -71,8 +72,15 @@ class World:
         self.status: list[PodStatus] = []
         self.pod_names: list[str] = []
         self._names = {d.name: 0 for d in scenario.deployments} | {d.name: d.replicas for d in present}
+        targeted = [s.name for s in scenario.services if s.name in {c.service for c in scenario.clients}]
+        self._gates = {
+            d.name: {condition: {targeted.index(name) if name is not None else NEVER for name in setters}
+                     for condition, setters in gate_setters(d, scenario.services, scenario.clients, scenario.load_balancer).items()}
+            for d in scenario.deployments if d.template.readiness_gates
+        }
+        """Per Deployment with readiness gates: per gate, the Services (indices) whose LB must report its pods healthy."""
         for placement in placements:
-            self._new_pod(self.deployments[placement.deployment], placement.name, placement.node, 0)
+            self._new_pod(self.deployments[placement.deployment], placement.name, placement.node, 0, initial=True)
         self.node_up = [True] * len(self.nodes)
         self.cordoned = [False] * len(self.nodes)
         self.pending: list[Pod] = []
@@ -84,6 +92,10 @@ class World:
         self.services = [s for s in scenario.services if s.name in {c.service for c in scenario.clients}]
         self.tables = [self._endpoints(i) for i in range(len(self.services))]
         """Per Service, the EndpointSlice as the API server has it; each node programs its own copy."""
+        for status, pod in zip(self.status, self.pods, strict=True):
+            if not status.ready:  # a readiness gate that never turns True: never an endpoint
+                for table in self.tables:
+                    table.ready[table.pods == pod.index] = False
         self.slices = EndpointSlices(
             self.env, self.tables, len(self.nodes), scenario.cluster.kube_proxy, scenario.cluster.control_plane,
             lambda name: self.streams.rng("churn", f"propagation/{name}"), self.node_up,
@@ -105,6 +117,9 @@ class World:
             give_entry_path(self, client, spec)
             give_connections(self, client, spec)
             follow_live_senders(self, client, spec)
+        if self._gates:
+            for s, lb in self.load_balancers.items():
+                lb.on_in_service = lambda target, s=s, lb=lb: self.kubelet.gate_passed(self.pods[int(lb.table.pods[target])], s)
         self.kubelet = Kubelet(self)
         self.controllers = {d.name: DeploymentController(self, d) for d in scenario.deployments}
         self.autoscalers = {h.name: HpaLoop(self, h, self.controllers[h.target_name]) for h in scenario.autoscalers}
@@ -160,7 +175,7 @@ class World:
 
     # -- pods that come and go ---------------------------------------------------------------
 
-    def _new_pod(self, deployment: Deployment, name: str, node: int, revision: int) -> Pod:
+    def _new_pod(self, deployment: Deployment, name: str, node: int, revision: int, initial: bool = False) -> Pod:
         workload = self.run.scenario.workloads[deployment.name]
         sampler = BlockSampler(workload.service_time, self.streams.rng("service", name))
         pod = Pod(
@@ -169,7 +184,14 @@ class World:
         )
         pod.revision, pod.created_at = revision, self.env.now
         self.pods.append(pod)
-        self.status.append(PodStatus(deployment.template))
+        status = PodStatus(deployment.template)
+        gates = self._gates.get(deployment.name)
+        if gates is not None:
+            # pods running at the start passed their LB's checks long ago; only a gate nothing sets stays False
+            status.gates_pending = {c: ({NEVER} & setters if initial else set(setters)) for c, setters in gates.items()}
+            if not status.gates_true:
+                status.ready, status.ready_since = False, None
+        self.status.append(status)
         self.pod_names.append(name)
         return pod
 
@@ -228,6 +250,13 @@ class World:
     def record(self, action: str, target: str, detail: str) -> None:
         """One line of events.csv."""
         self.log.append((self.env.now, action, target, detail))
+
+    def pod_terminating(self, pod: Pod) -> None:
+        """A pod turned Terminating: each LB with ``ip`` targets deregisters its target (after its lag)."""
+        for s, lb in self.load_balancers.items():
+            if not lb.instance:
+                for position in self.slices.positions(s, pod.index).tolist():
+                    lb.deregister(position)
 
     def _lb_probe(self, lb: CloudLoadBalancer, target: int) -> bool | None:
         """What an LB health check really finds: the node up (and, for Local, its own programmed view), or the pod serving.
