@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from netsim.units import parse_duration
 
-Seconds = Annotated[float, Field(ge=0)]
 _Z99 = 2.3263478740408408  # standard normal 99th percentile
 
 

@@ -11,10 +11,10 @@ from netsim.config.churn_events import (
     FailNodeEvent,
     KillEvent,
     RetryConfig,
-    WorkloadLifecycleConfig,
     event_action,
     event_target,
 )
+from netsim.config.schema import WorkloadConfig
 
 CHURN = TypeAdapter(ChurnList)
 
@@ -70,7 +70,7 @@ def test_retry_defaults_and_validation():
 
 
 def test_lifecycle_and_control_plane_defaults():
-    lc = WorkloadLifecycleConfig(startup="3s", prestop={"distribution": "uniform", "low": "1s", "high": "2s"})
+    lc = WorkloadConfig(startup="3s", prestop={"distribution": "uniform", "low": "1s", "high": "2s"})
     assert lc.startup.mean == 3 and lc.prestop.mean == 1.5
     cp = ControlPlaneConfig()
     assert (cp.endpointslice_batch_period, cp.min_sync_period, cp.sync_period) == (0.0, 1.0, 30.0)

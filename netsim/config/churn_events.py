@@ -18,7 +18,7 @@ with exactly one action:
 
 ``schema.ExperimentConfig.churn`` is a ``ChurnList`` (the ``apply`` shape is issue 3's).
 :class:`RetryConfig` is ``clients[].retries``; ``schema.WorkloadConfig`` carries the
-fields of :class:`WorkloadLifecycleConfig` (``startup``, ``prestop``) beside the
+lifecycle timings (``startup``, ``prestop``; defaults :data:`BUILTIN_LIFECYCLE`) beside the
 serving ones, so one ``workloads.<d>`` mapping holds both; :class:`ControlPlaneConfig` the
 propagation and node-failure knobs (``cluster.control_plane``), with Kubernetes'
 defaults where Kubernetes has them (k8s-facts §1.4, §2).
@@ -191,13 +191,6 @@ class RetryConfig(_Section):
         if len(set(value)) != len(value):
             raise ValueError("list each error kind once")
         return value
-
-
-class WorkloadLifecycleConfig(_Section):
-    """``workloads.<d>``'s lifecycle timing; unset fields inherit ``workloads.default``, then :data:`BUILTIN_LIFECYCLE`."""
-
-    startup: Latency | None = Field(None, description="from pod scheduled to container running (image pull, process start)")
-    prestop: Latency | None = Field(None, description="duration of an exec/httpGet preStop hook (a sleep hook carries its own)")
 
 
 BUILTIN_LIFECYCLE = {"startup": "2s", "prestop": "0s"}

@@ -20,8 +20,6 @@ from netsim.k8s.objects import ContainerPort, Deployment, Service, ServicePort, 
 from netsim.k8s.pod_template import read_min_ready_seconds, read_pod_template, read_strategy
 from netsim.k8s.selectors import matches_label_selector
 
-MODELLED_KINDS = ("Deployment", "Service", "HorizontalPodAutoscaler")
-
 
 @dataclass
 class Objects:
