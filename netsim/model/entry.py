@@ -101,26 +101,19 @@ class _NodeProxyPath(_Path):
 
     def _at_node(self, request: Request) -> None:
         """The packet reaches ``request.node`` at the nodePort: that node's kube-proxy DNATs it."""
-        node = request.node
-        if self.node_up is not None and not self.node_up[node]:
-            time_out(request)  # the node is dark: nobody answers, the client times out
+        picked = self._pin(request)
+        if picked is None:
             return
-        affinity = self._affinity[node]
-        picker = self._pickers[node]
-        pod_index = affinity.pick(request.source, self.env._now, picker) if affinity is not None else picker()
-        if pod_index < 0:
-            self._finish(request, no_endpoint_outcome(self._table, self._local))
-            return
-        pod = self._pods[pod_index]
+        pod = self._pods[picked[0]]
         request.pod = pod
-        self._later(self._network.delay(node, pod.node), pod.accept, request)
+        self._later(self._network.delay(request.node, pod.node), pod.accept, request)
 
 
     def _pin(self, request: Request) -> tuple[int, Any] | None:
         """A new connection reaches ``request.node``: its kube-proxy chooses the endpoint once (conntrack).
 
         Returns ``(pod index, picker)``, or None when the attempt ended the request
-        (the node is dark: a timeout; no endpoint: refused or dropped).
+        (the node is dark: nobody answers, a timeout; no endpoint: refused or dropped).
         """
         node = request.node
         if self.node_up is not None and not self.node_up[node]:

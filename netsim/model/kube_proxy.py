@@ -15,7 +15,7 @@ LoadBalancer traffic) a node's rules hold only the ready endpoints on that node,
 and a node with none drops the connection. Each node has its own
 :class:`EndpointTable` per Service (what it has programmed; see
 :mod:`netsim.model.endpoint_slices`), and a ``Local`` policy a
-:class:`NodeLocalView` of it. ``sessionAffinity: ClientIP``
+:func:`node_local_view` of it. ``sessionAffinity: ClientIP``
 (:class:`ClientIpAffinity`) is per node too, like iptables' ``recent`` lists.
 """
 
@@ -40,7 +40,7 @@ from netsim.routing import (
     round_robin_picker,
 )
 
-__all__ = ["ClientIpAffinity", "KubeProxy", "NodeLocalView", "make_picker"]
+__all__ = ["ClientIpAffinity", "KubeProxy", "make_picker", "node_local_view"]
 
 
 def make_picker(
@@ -212,40 +212,14 @@ def topology_preference(
     return None
 
 
-class NodeLocalView:
-    """The endpoints of one table that run on one node: what a ``Local`` traffic policy leaves.
+def node_local_view(table: EndpointTable, node: int) -> EndpointSubset:
+    """The endpoints of ``table`` that run on ``node``: what a ``Local`` traffic policy leaves.
 
-    Quacks like an :class:`EndpointTable` for the pickers (``pods``, ``nodes``,
-    ``ports``, ``ready``, ``len``); ``ready`` is recomputed from the table's live
-    mask at every batch, so readiness changes need only invalidate the pickers.
+    An :class:`~netsim.routing.EndpointSubset` seen through the table's live ready
+    mask, so readiness changes need only invalidate the pickers; endpoints added
+    during the run are placed by their node.
     """
-
-    def __init__(self, table: EndpointTable, node: int) -> None:
-        self.table = table
-        self.node = node
-
-    @property
-    def pods(self) -> np.ndarray:
-        return self.table.pods
-
-    @property
-    def nodes(self) -> np.ndarray:
-        return self.table.nodes
-
-    @property
-    def ports(self) -> np.ndarray:
-        return self.table.ports
-
-    @property
-    def local(self) -> np.ndarray:
-        return self.table.nodes == self.node
-
-    @property
-    def ready(self) -> np.ndarray:
-        return self.table.ready & (self.table.nodes == self.node)
-
-    def __len__(self) -> int:
-        return len(self.table)
+    return EndpointSubset(table, table.nodes == node, lambda nodes: nodes == node)
 
 
 class ClientIpAffinity:

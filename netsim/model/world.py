@@ -32,8 +32,8 @@ from netsim.model.endpoint_slices import EndpointSlices
 from netsim.model.kube_proxy import (
     ClientIpAffinity,
     KubeProxy,
-    NodeLocalView,
     make_picker,
+    node_local_view,
     topology_preference,
 )
 from netsim.model.load_balancer import CloudLoadBalancer
@@ -145,7 +145,7 @@ class World:
         for s, table in enumerate(self.slices.views[n]):
             service = self.services[s]
             local = service.internal_traffic_policy is TrafficPolicy.LOCAL
-            view = NodeLocalView(table, n) if local else table
+            view = node_local_view(table, n) if local else table
             prefer = None
             if not local and topology_preference(service.traffic_distribution, service.topology_mode, table.nodes, zones, cpus, n) is not None:
                 def prefer(nodes, service=service):  # type: ignore[no-untyped-def]  # recomputed when endpoints are added
@@ -153,7 +153,7 @@ class World:
             internal[s] = make_picker(config, view, self.streams.rng("routing", f"{node}/{service.name}"), s, prefer)  # type: ignore[arg-type]
             if service.type.reachable_from_outside:
                 local = service.external_traffic_policy is TrafficPolicy.LOCAL
-                view = NodeLocalView(table, n) if local else table
+                view = node_local_view(table, n) if local else table
                 external[s] = make_picker(config, view, self.streams.rng("routing", f"{node}/{service.name}/external"))  # type: ignore[arg-type]
             if service.session_affinity == "ClientIP":
                 affinity[s] = ClientIpAffinity(table, service.affinity_timeout_s)
