@@ -241,6 +241,16 @@ class BlockSampler:
         self._i = 0
         self._constant = dist.mean if isinstance(dist, Constant) else None
 
+    def block(self) -> list[float]:
+        """The next ``BLOCK`` draws at once, for a caller that indexes them itself (a pod's hot path).
+
+        The same values, in the same order, as ``BLOCK`` calls would give; a sampler is
+        used either way, never both.
+        """
+        if self._constant is not None:
+            return [self._constant] * self.BLOCK
+        return self._dist.sample(self._rng, self.BLOCK).tolist()
+
     def __call__(self) -> float:
         if self._constant is not None:
             return self._constant

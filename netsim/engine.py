@@ -39,24 +39,28 @@ def _cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def simulate(run: RunSpec) -> RunResult:
-    """Simulate one run; deterministic for a given ``run`` (seed, replication, scenario)."""
+def simulate(run: RunSpec, keep_calls: bool = False) -> RunResult:
+    """Simulate one run; deterministic for a given ``run`` (seed, replication, scenario).
+
+    ``keep_calls`` keeps one row per measured call between Services (``--save-requests``).
+    """
     started = time.perf_counter()
-    world = World(run)
+    world = World(run, keep_calls)
     world.start()
     with _cyclic_gc_paused():
         run_until(world.env, world.drained)
     scenario = run.scenario
-    window = (scenario.run.warmup, scenario.run.warmup + scenario.run.duration)
+    cluster = world.cluster
+    window = world.window
     pods = [
         {"name": p.name, "deployment": p.deployment, "node": scenario.nodes[p.node].name if p.node >= 0 else "",
          "zone": scenario.nodes[p.node].zone if p.node >= 0 else ""}
-        for p in world.pods  # every pod that ever existed (churn adds some), index = pod id
+        for p in cluster.pods  # every pod that ever existed (churn adds some), index = pod id
     ]
     latency = np.array(world.slices.latency, dtype=np.float64).reshape(-1, 4)
     services = [
         {"name": s.name, "type": s.type.value, "endpoints": table.pods.tolist(), "ports": table.ports.tolist()}
-        for s, table in zip(world.services, world.tables, strict=True)
+        for s, table in zip(cluster.services, cluster.tables, strict=True)
     ]
     return RunResult(
         scenario=scenario.name,
@@ -66,14 +70,14 @@ def simulate(run: RunSpec) -> RunResult:
         window=window,
         requests=world.recorder.columns(),
         clients=[c.name for c in scenario.clients],
-        client_entry_hops=[c.entry_hops for c in world.clients],
-        client_ip_preserved=[c.ip_preserved for c in world.clients],
+        client_entry_hops=[c.route.entry.entry_hops for c in world.clients],
+        client_ip_preserved=[c.route.entry.client_ip_preserved for c in world.clients],
         services=services,
         pods=pods,
         nodes=[{"name": n.name, "zone": n.zone} for n in scenario.nodes],
         generated=sum(c.generated for c in world.clients),
         wall_time_s=time.perf_counter() - started,
-        warnings=list(world.warnings),
+        warnings=list(cluster.warnings),
         traffic={
             "request_bytes": [c.request_bytes for c in scenario.clients],
             "response_bytes": [c.response_bytes for c in scenario.clients],
@@ -85,6 +89,11 @@ def simulate(run: RunSpec) -> RunResult:
         },
         # a timeline only where something churns (the report leaves the section out otherwise)
         ready_endpoints=[list(log) for log in world.slices.ready_log] if scenario.churn or scenario.autoscalers else [],
-        churn_log=list(world.log),
+        churn_log=list(cluster.log),
         retries=list(world.retry_log),
+        operation_names=list(world.operation_names),
+        edges=list(world.edges),
+        calls=world.ledger.figures() if world.ledger is not None else {},
+        pod_busy=world.pod_busy(),
+        breakdown=[c.breakdown for c in world.clients],
     )

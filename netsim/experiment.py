@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from netsim import metrics
+from netsim import edges, metrics
 from netsim.config import load_experiment
 from netsim.executors import check_options, run_all
 from netsim.recorder import RunResult
@@ -35,7 +35,8 @@ class RunFailedWarning(UserWarning):
 
 
 KNOWN_COLUMNS = {"runs": metrics.RUN_COLUMNS, "pods": metrics.POD_COLUMNS, "latency": metrics.LATENCY_COLUMNS,
-                 "timeline": metrics.TIMELINE_COLUMNS, "events": metrics.EVENT_COLUMNS}
+                 "timeline": metrics.TIMELINE_COLUMNS, "events": metrics.EVENT_COLUMNS, "edges": edges.EDGE_COLUMNS,
+                 "operations": edges.OPERATION_COLUMNS, "breakdown": edges.BREAKDOWN_COLUMNS_OUT}
 
 
 def execute(runs: list[RunSpec], jobs: int = 1, progress: Callable[[RunResult], None] | None = None) -> list[RunResult]:
@@ -143,6 +144,9 @@ def build_results(
         requests=requests,
         manifest=manifest(spec, records, wall_time_s, store),
         latency=frames.pop("latency"),
+        edges=edges.average(frames.pop("edges"), edges.EDGE_KEYS, parameters),
+        operations=edges.average(frames.pop("operations"), edges.OPERATION_KEYS, parameters),
+        breakdown=edges.average(frames.pop("breakdown"), edges.BREAKDOWN_KEYS, parameters),
         comparison=metrics.compare(runs, spec.compare_to, parameters),
         **{name: frame for name, frame in frames.items() if name in ("timeline", "events")},
     )

@@ -59,7 +59,8 @@ SUMMARY_COLUMNS = [
     "scenario", "client", "service", "service_type", "replications", *RUN_COLUMNS[5:19],
     "latency_mean_ms_ci95", "latency_p99_ms_ci95", "error_rate_ci95",
 ]
-POD_COLUMNS = ["scenario", "replication", "service", "pod", "node", "zone", "requests", "share", "connections"]
+POD_COLUMNS = ["scenario", "replication", "service", "pod", "node", "zone", "requests", "share", "connections",
+               "deployment", "workers", "utilization"]
 LATENCY_COLUMNS = ["scenario", "replication", "client", "service", "le_ms", "count"]
 COMPARISON_COLUMNS = [
     "scenario", "reference", "client", "service", "metric", "reference_mean", "mean", "difference",
@@ -275,23 +276,42 @@ def _node_index(result: RunResult, name: str) -> int:
 
 
 def pod_rows(result: RunResult) -> list[dict[str, Any]]:
-    """One row per (service, endpoint pod) of one run: the figures of ``pods.csv``."""
+    """One row per (service, endpoint pod) of one run: the figures of ``pods.csv``.
+
+    ``requests`` counts the OK measured requests the pod served for that Service,
+    from clients and from other pods' calls alike; ``utilization`` is the pod's busy
+    worker-seconds in the measured window over its capacity there (workers × its time
+    alive in the window), whatever Service the work was for.
+    """
     req = result.requests
     measured = result.measured() & (req["outcome"] == Outcome.OK)
+    pod_served = (result.calls or {}).get("pod_served", {})
     rows = []
     for s, service in enumerate(result.services):
         mask = measured & (req["service"] == s) & (req["pod"] >= 0)  # ExternalName requests have no pod
         served = np.bincount(req["pod"][mask], minlength=len(result.pods))
+        by_calls = np.asarray(pod_served.get(s, np.zeros(0, dtype=np.int64)))
+        served[: by_calls.size] += by_calls
         conns = connections_per_pod(req["pod"][mask], req["connection"][mask], len(result.pods))
-        total = int(mask.sum())
+        total = int(served[np.asarray(service["endpoints"], dtype=np.int64)].sum()) if service["endpoints"] else 0
         for p in service["endpoints"]:
             pod = result.pods[p]
             rows.append({
                 "scenario": result.scenario, "replication": result.replication, "service": service["name"],
                 "pod": pod["name"], "node": pod["node"], "zone": pod["zone"], "requests": int(served[p]),
                 "share": served[p] / total if total else np.nan, "connections": int(conns[p]),
+                "deployment": pod["deployment"], **utilization(result, p),
             })
     return rows
+
+
+def utilization(result: RunResult, pod: int) -> dict[str, float]:
+    """A pod's workers and its utilisation in the measured window: busy worker-seconds / (workers × time alive)."""
+    if pod >= len(result.pod_busy):
+        return {"workers": np.nan, "utilization": np.nan}
+    busy = result.pod_busy[pod]
+    capacity = busy["workers"] * busy["alive_s"]
+    return {"workers": int(busy["workers"]), "utilization": busy["busy_s"] / capacity if capacity > 0 else np.nan}
 
 
 def connections_per_pod(pods: np.ndarray, connections: np.ndarray, n_pods: int) -> np.ndarray:

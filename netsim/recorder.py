@@ -9,14 +9,17 @@ pandas in the event loop.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import numpy as np
 
 REQUEST_SCHEMA: dict[str, str] = {
+    "id": "int64",            # the request's id (unique in the run; its retries keep it)
     "client": "int16",        # index into RunResult.clients
-    "client_pod": "int32",    # index of the sending pod within its client
+    "client_pod": "int32",    # index of the sending pod (slot) within its client
     "service": "int16",       # index into RunResult.services
+    "operation": "int16",     # index into RunResult.operation_names
     "entry_node": "int16",    # node where the request entered the data plane
     "pod": "int32",           # index into RunResult.pods; -1 when no pod took it
     "t_issue_s": "float64",   # when the client issued it (simulated seconds)
@@ -24,7 +27,10 @@ REQUEST_SCHEMA: dict[str, str] = {
     "outcome": "int8",        # netsim.model.request.Outcome
     "dns_queries": "int8",    # DNS queries this request waited for
     "connection": "int64",    # id of the connection that carried it; -1: a connection of its own (per-request)
+    "queueing_s": "float64",  # OK: waited at its pod for a worker; -1: its breakdown has other parts (RunResult.breakdown)
+    "work_s": "float64",      # OK: the pod's work on it
 }
+
 
 
 class Recorder:
@@ -45,7 +51,9 @@ class Recorder:
         rows = self.rows
         if not rows:
             return
-        block = np.array(rows, dtype=np.float64)  # every field is numeric; float64 holds them exactly
+        width = len(REQUEST_SCHEMA)
+        # every field is numeric; float64 holds them exactly (fromiter is faster than np.array on tuples)
+        block = np.fromiter(chain.from_iterable(rows), np.float64, count=len(rows) * width).reshape(-1, width)
         rows.clear()  # in place: the hot path holds a bound ``rows.append``
         need = self._size + len(block)
         capacity = len(self._columns["outcome"])
@@ -67,6 +75,115 @@ class Recorder:
 
     def __len__(self) -> int:
         return self._size + len(self.rows)
+
+
+CALL_SCHEMA: dict[str, str] = {
+    "edge": "int32",          # index into RunResult.edges: (caller, callee Service, callee operation)
+    "caller_pod": "int32",    # the calling pod (index into RunResult.pods)
+    "pod": "int32",           # the pod that served it; -1 when none did
+    "pod_node": "int16",      # that pod's node (-1: none)
+    "entry_node": "int16",    # the caller's node (where the call entered the data plane)
+    "t_root_s": "float64",    # issue time of the entry request it belongs to (decides whether it is measured)
+    "t_issue_s": "float64",   # when the call was sent
+    "latency_s": "float64",   # sent to answered (or to its failure, or its timeout)
+    "outcome": "int8",        # netsim.model.request.Outcome
+}
+OUTCOMES = 9
+"""How many :class:`netsim.model.request.Outcome` kinds there are (the width of per-kind counts)."""
+
+
+class CallLedger:
+    """Calls between Services, folded into per-edge figures as they end: memory does not grow with the calls.
+
+    Rows are buffered as tuples (CALL_SCHEMA order) and, every few thousand, folded
+    with numpy into, per edge: calls, errors by kind, the latency histogram of the OK
+    ones (netsim/histogram.py), their latency sum, how many crossed nodes and zones,
+    retries; and per Service and pod, the OK calls it served. Only calls whose entry
+    request was issued inside the measurement window count. With ``keep_rows`` the
+    measured rows are also kept (``--save-requests``).
+    """
+
+    FLUSH_AT = 8192
+
+    def __init__(self, edges: int, window: tuple[float, float], node_zone: list[int], edge_service: list[int],
+                 keep_rows: bool = False) -> None:
+        from netsim import histogram
+
+        self.rows: list[tuple[Any, ...]] = []
+        self._window = window
+        self._zone = np.asarray([*node_zone, -1], dtype=np.int64)  # index -1: no node
+        self._edge_service = np.asarray(edge_service, dtype=np.int64)
+        self.calls = np.zeros(edges, dtype=np.int64)
+        self.outcomes = np.zeros((edges, OUTCOMES), dtype=np.int64)
+        self.latency_sum = np.zeros(edges)
+        self.histogram = np.zeros((edges, histogram.BUCKETS), dtype=np.int64)
+        self.cross_node = np.zeros(edges, dtype=np.int64)
+        self.cross_zone = np.zeros(edges, dtype=np.int64)
+        self.served = np.zeros(edges, dtype=np.int64)
+        self.retries = np.zeros(edges, dtype=np.int64)
+        self.pod_served: dict[int, np.ndarray] = {}
+        """Per callee Service index: OK calls served by each pod (index = pod id)."""
+        self._keep = keep_rows
+        self._kept: list[np.ndarray] = []
+
+    def retried(self, edge: int, t_root: float) -> None:
+        if self._window[0] <= t_root < self._window[1]:
+            self.retries[edge] += 1
+
+    def flush(self) -> None:
+        from netsim import histogram
+
+        rows = self.rows
+        if not rows:
+            return
+        width = len(CALL_SCHEMA)
+        block = np.fromiter(chain.from_iterable(rows), np.float64, count=len(rows) * width).reshape(-1, width)
+        rows.clear()
+        t_root = block[:, 5]
+        block = block[(t_root >= self._window[0]) & (t_root < self._window[1])]
+        if not len(block):
+            return
+        if self._keep:
+            self._kept.append(block)
+        edge = block[:, 0].astype(np.int64)
+        pod = block[:, 2].astype(np.int64)
+        pod_node = block[:, 3].astype(np.int64)
+        entry = block[:, 4].astype(np.int64)
+        latency = block[:, 7]
+        outcome = block[:, 8].astype(np.int64)
+        n = self.calls.size
+        self.calls += np.bincount(edge, minlength=n)
+        np.add.at(self.outcomes, (edge, outcome), 1)
+        ok = outcome == 0
+        self.latency_sum += np.bincount(edge[ok], weights=latency[ok], minlength=n)
+        np.add.at(self.histogram, (edge[ok], histogram.buckets(latency[ok])), 1)
+        served = ok & (pod >= 0)
+        self.served += np.bincount(edge[served], minlength=n)
+        self.cross_node += np.bincount(edge[served & (pod_node != entry)], minlength=n)
+        self.cross_zone += np.bincount(edge[served & (self._zone[pod_node] != self._zone[entry])], minlength=n)
+        for service in np.unique(self._edge_service[edge[served]]).tolist():
+            mine = served & (self._edge_service[edge] == service)
+            counts = np.bincount(pod[mine])
+            have = self.pod_served.get(service)
+            if have is None or have.size < counts.size:
+                grown = np.zeros(max(counts.size, 0 if have is None else have.size), dtype=np.int64)
+                if have is not None:
+                    grown[: have.size] = have
+                have = self.pod_served[service] = grown
+            have[: counts.size] += counts
+
+    def figures(self) -> dict[str, Any]:
+        """Everything folded so far (after a last flush), as plain arrays and lists."""
+        self.flush()
+        out: dict[str, Any] = {
+            "calls": self.calls, "outcomes": self.outcomes, "latency_sum_s": self.latency_sum, "histogram": self.histogram,
+            "cross_node": self.cross_node, "cross_zone": self.cross_zone, "served": self.served, "retries": self.retries,
+            "pod_served": {int(k): v for k, v in self.pod_served.items()},
+        }
+        if self._keep:
+            block = np.concatenate(self._kept) if self._kept else np.zeros((0, len(CALL_SCHEMA)))
+            out["rows"] = {name: block[:, j].astype(dtype) for j, (name, dtype) in enumerate(CALL_SCHEMA.items())}
+        return out
 
 
 @dataclass
@@ -106,6 +223,17 @@ class RunResult:
     """``(time, action, target, detail)``: churn events and what controllers did (events.csv)."""
     retries: list[tuple[float, int]] = field(default_factory=list)
     """``(time, client)`` of every retry (a retried request is still recorded once, in ``requests``)."""
+    operation_names: list[str] = field(default_factory=lambda: ["default"])
+    """Every operation name of the scenario (the ``operation`` column indexes it)."""
+    edges: list[dict[str, Any]] = field(default_factory=list)
+    """Calls between Services: per edge, ``caller``, ``caller_kind`` (Deployment), ``service``, ``operation``."""
+    calls: dict[str, Any] = field(default_factory=dict)
+    """The call ledger's figures (:meth:`CallLedger.figures`): per edge counts, histograms; per Service and pod, OK calls."""
+    breakdown: list[dict[int, list[float]]] = field(default_factory=list)
+    """Per client, per operation id, over its ``special`` OK measured requests: [count, Σ latency s, Σ each
+    breakdown component s] (the others' breakdown comes from ``requests``: netsim/edges.py)."""
+    pod_busy: list[dict[str, float]] = field(default_factory=list)
+    """Per pod: ``busy_s`` (worker-seconds in the measured window), ``workers``, ``alive_s`` (its time in the window)."""
 
     def measured(self) -> np.ndarray:
         """Boolean mask of the requests issued inside the measurement window."""

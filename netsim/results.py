@@ -25,7 +25,7 @@ from netsim.errors import ConfigError
 
 TABLES = ("summary", "runs", "pods")
 """Written by every run, present in every results folder."""
-ALWAYS = ("latency", "comparison")
+ALWAYS = ("latency", "comparison", "edges", "operations", "breakdown")
 """Written by every run (possibly header-only); absent only from folders of older versions."""
 WHEN_PRESENT = ("timeline", "events")
 """Written only when non-empty."""
@@ -45,6 +45,12 @@ class Results:
     comparison: pd.DataFrame = field(default_factory=pd.DataFrame)
     timeline: pd.DataFrame = field(default_factory=pd.DataFrame)
     events: pd.DataFrame = field(default_factory=pd.DataFrame)
+    edges: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Calls between Services (and from clients), over replications: edges.csv (netsim/edges.py)."""
+    operations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Clients' entry operations, over replications: operations.csv."""
+    breakdown: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Where the mean latency goes, per client and operation: breakdown.csv."""
 
     @property
     def failed(self) -> list[dict[str, Any]]:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from netsim import metrics
+from netsim import edges, metrics
 from netsim.recorder import RunResult
 from netsim.results import parquet_bytes, write_atomic
 
@@ -46,6 +46,9 @@ PER_RUN_TABLES: dict[str, Callable[[RunResult], list[dict[str, Any]]]] = {
     "latency": metrics.latency_rows,
     "timeline": metrics.timeline_rows,
     "events": metrics.event_rows,
+    "edges": edges.edge_rows,
+    "operations": edges.operation_rows,
+    "breakdown": edges.breakdown_rows,
 }
 """The tables each run contributes rows to; a new per-run table (e.g. a timeline) is one entry here."""
 

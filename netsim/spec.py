@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from netsim.config.churn_events import RetryConfig
-from netsim.config.schema import ClusterConfig, ConnectionsConfig, RunConfig
+from netsim.config.schema import ClusterConfig, ConnectionsConfig, CountDistribution, RunConfig
 from netsim.distributions import DistributionSpec
 from netsim.k8s.autoscaling import HorizontalPodAutoscaler
 from netsim.k8s.objects import Deployment, Service, ServicePort
@@ -30,8 +30,72 @@ class NodeSpec:
 
 
 @dataclass(frozen=True)
+class WorkStep:
+    """Compute on the worker for a drawn duration (None: the workload's ``service_time``)."""
+
+    duration: DistributionSpec | None = None
+
+
+@dataclass(frozen=True)
+class CallStep:
+    """A call to a Service from the serving pod (a resolved ``{call: ...}`` step)."""
+
+    service: str
+    port: ServicePort
+    operation: str
+    """The callee's operation (its first when the step names none)."""
+    count: int | CountDistribution = 1
+    probability: float = 1.0
+    timeout: float | None = None
+    """None: the caller's ``calls`` timeout for this Service."""
+    optional: bool = False
+    request_bytes: int | None = None
+    response_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class ParallelStep:
+    branches: tuple[tuple[Any, ...], ...]
+    """Each branch: steps run in order; the branches run concurrently."""
+
+
+@dataclass(frozen=True)
+class LookupStep:
+    """A DNS lookup from the pod: ``queries`` sent in ``tries`` sequential tries, ``upstream`` when CoreDNS forwards it."""
+
+    name: str
+    tries: int
+    queries: int
+    upstream: bool
+
+
+@dataclass(frozen=True)
+class OperationSpec:
+    name: str
+    steps: tuple[Any, ...]
+    """WorkStep, CallStep, ParallelStep, LookupStep."""
+
+    @property
+    def is_plain_work(self) -> bool:
+        """One step of the workload's own service time: what a pod serves without a job (the hot path)."""
+        return len(self.steps) == 1 and isinstance(self.steps[0], WorkStep) and self.steps[0].duration is None
+
+
+@dataclass(frozen=True)
+class CallPolicy:
+    """How a Deployment's pods call one Service (``workloads.<d>.calls``, its per-Service overrides applied)."""
+
+    connections: ConnectionsConfig
+    timeout: float
+    retries: RetryConfig | None
+    discovery: str
+    dns_queries: int = 1
+    dns_nx_queries: int = 4
+
+
+@dataclass(frozen=True)
 class WorkloadSpec:
-    """How one Deployment's pods serve: service time, workers, waiting room."""
+    """How one Deployment's pods serve: service time, workers, waiting room, and the operations they run."""
 
     service_time: DistributionSpec
     concurrency: int
@@ -40,6 +104,18 @@ class WorkloadSpec:
     """Pod scheduled to container running; None: at once."""
     prestop: DistributionSpec | None = None
     """Duration of an exec/httpGet preStop hook; None: instant."""
+    operations: tuple[OperationSpec, ...] = (OperationSpec("default", (WorkStep(),)),)
+    hold_worker: bool = True
+    calls: dict[str, CallPolicy] = field(default_factory=dict)
+    """Per callee Service name, how the pods call it."""
+
+    @property
+    def plain(self) -> bool:
+        """Every request is one step of ``service_time`` (no operation with calls or other steps)."""
+        return all(op.is_plain_work for op in self.operations)
+
+    def operation_index(self, name: str) -> int:
+        return next(i for i, op in enumerate(self.operations) if op.name == name)
 
 
 @dataclass(frozen=True)
@@ -72,7 +148,24 @@ class ClientSpec:
     retries: RetryConfig | None = None
     rate_steps: tuple[tuple[float, float], ...] = ()
     """``(at, rate)``: the arrival rate changes to ``rate`` at ``at`` (a load step); empty: constant ``rate``."""
-    """Retry refused/reset/timed-out tries (``clients[].retries``); None: never."""
+    operations: tuple[str, ...] = ("default",)
+    """The target's operations that this client sends (names); the first is the default."""
+    operation_weights: tuple[float, ...] = ()
+    """Open loop: the weight of each of ``operations``; empty: always the first."""
+    closed: ClosedLoopSpec | None = None
+    """Closed-loop users instead of Poisson arrivals (``rate`` is then 0)."""
+
+
+@dataclass(frozen=True)
+class ClosedLoopSpec:
+    """``arrival: {process: closed}``: users, think time, tasks (sequences of operation indices) and their weights."""
+
+    users: int
+    think_time: DistributionSpec
+    tasks: tuple[tuple[str, ...], ...]
+    """Each task: operation names sent one after another."""
+    weights: tuple[float, ...]
+    on_start: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -150,6 +243,16 @@ class ScenarioSpec:
 
     def service(self, name: str) -> Service:
         return next(s for s in self.services if s.name == name)
+
+    @property
+    def operation_names(self) -> tuple[str, ...]:
+        """Every operation name of the scenario, in order of first appearance: requests carry an index into it."""
+        names = ["default"]
+        for workload in self.workloads.values():
+            names.extend(op.name for op in workload.operations)
+        for client in self.clients:
+            names.extend(client.operations)
+        return tuple(dict.fromkeys(names))
 
 
 @dataclass(frozen=True)

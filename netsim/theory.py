@@ -90,3 +90,43 @@ def batch_means(values: np.ndarray, batches: int = 20) -> tuple[float, float]:
 def _stable(lam: float, mu: float) -> None:
     if lam >= mu:
         raise ValueError(f"unstable queue: arrival rate {lam} >= service rate {mu}")
+
+
+# --- Applications: call graphs and closed loops (k8s-facts §9) ----------------------------------
+
+
+def tandem_mean_sojourn(lam: float, mus: list[float]) -> float:
+    """Poisson arrivals through single-server exponential stations in series: Σ 1/(μ_i − λ).
+
+    Burke's theorem: an M/M/1 queue's departures are Poisson of rate λ, so every
+    station downstream is M/M/1 too (a Jackson network in series).
+    """
+    return sum(mm1_mean_sojourn(lam, mu) for mu in mus)
+
+
+def mg1_mean_sojourn(lam: float, mean_s: float, second_moment_s: float) -> float:
+    """M/G/1 mean time in system (Pollaczek–Khinchine): λE[S²] / (2(1 − ρ)) + E[S]."""
+    rho = lam * mean_s
+    if rho >= 1:
+        raise ValueError(f"unstable queue: load {rho} >= 1")
+    return lam * second_moment_s / (2.0 * (1.0 - rho)) + mean_s
+
+
+def fork_join_mean(k: int, mu: float) -> float:
+    """Mean of the largest of k independent Exp(μ) times (a fork–join with no queueing): H_k / μ."""
+    return sum(1.0 / i for i in range(1, k + 1)) / mu
+
+
+def mva_single_station(users: int, service: float, think: float) -> tuple[float, float]:
+    """Exact mean value analysis of N users with think time Z in front of one FIFO exponential server.
+
+    R(n) = S(1 + Q(n−1)), X(n) = n / (R(n) + Z), Q(n) = X(n) R(n), from Q(0) = 0.
+    Returns (throughput X(N), response time R(N)). The think time may have any distribution.
+    """
+    queue = 0.0
+    throughput = response = 0.0
+    for n in range(1, users + 1):
+        response = service * (1.0 + queue)
+        throughput = n / (response + think)
+        queue = throughput * response
+    return throughput, response

@@ -9,7 +9,6 @@ from builders import experiment, simulate_one
 from netsim import theory
 from netsim.config import load_experiment
 from netsim.metrics import connections_per_pod
-from netsim.model.connections import ConnectionPool
 from netsim.model.request import Outcome
 from netsim.model.world import World
 
@@ -47,23 +46,12 @@ def test_keepalive_holds_at_most_one_request_per_connection_and_queues_the_rest(
     config = _keepalive(3, 2, seed=1, pool=2)
     config["clients"][0]["arrival"]["rate"] = 3000.0  # far more than 2 x 2 connections can carry at once
     world = _world(config)
-    seen = []
-    original = ConnectionPool._deliver
-
-    def deliver(self, request, conn, first):  # type: ignore[no-untyped-def]
-        seen.append(conn.in_flight)
-        original(self, request, conn, first)
-
-    ConnectionPool._deliver = deliver  # type: ignore[method-assign]
-    try:
-        world.start()
-        world.env.run(until=world.drained)
-    finally:
-        ConnectionPool._deliver = original  # type: ignore[method-assign]
-    assert seen and max(seen) == 0
-    pool = world.clients[0].pool
+    world.start()
+    world.env.run(until=world.drained)
+    pool = world.clients[0].route.layer
+    assert pool.most_in_flight == 1
     assert pool.opened == 2 * 2
-    assert max(len(w) for w in pool._waiting) == 0  # every waiting request was served in the end
+    assert pool.waiting() == 0  # every waiting request was served in the end
     req = world.recorder.columns()
     assert (req["outcome"] == Outcome.OK).all()
 
@@ -95,7 +83,7 @@ def test_a_pinned_endpoint_going_away_makes_the_client_reconnect(mode: str) -> N
     world = _world(config)
     world.start()
     world.env.run(until=2.0)
-    pool = world.clients[0].pool
+    pool = world.clients[0].route.layer
     victim = pool.open[0][0].pod.index
     world.remove_endpoint(victim)
     world.env.run(until=world.drained)
@@ -112,5 +100,5 @@ def test_per_request_lc_releases_its_counters() -> None:
     world = _world(config)
     world.start()
     world.env.run(until=world.drained)
-    picker = world.clients[0]._pickers[0]
+    picker = world.proxies[0].picker(0)
     assert picker.active.sum() == 0

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from netsim import theory
 from netsim.config import load_experiment
 from netsim.metrics import connections_per_pod
-from netsim.model.connections import ExternalConnectionPool
+from netsim.model.connections import PerRequest
 from netsim.model.events import run_until
 from netsim.model.request import Outcome
 from netsim.model.world import World
@@ -97,23 +97,12 @@ def test_every_request_on_a_connection_takes_its_entry_to_its_pod(path: str, mod
 def test_keepalive_holds_one_request_per_external_connection() -> None:
     config = external_config(3, users(pool=2, source_ips=2, rate=3000.0))
     world = world_for(config)
-    seen = []
-    original = ExternalConnectionPool._deliver
-
-    def deliver(self, request, conn, first):  # type: ignore[no-untyped-def]
-        seen.append(conn.in_flight)
-        original(self, request, conn, first)
-
-    ExternalConnectionPool._deliver = deliver  # type: ignore[method-assign]
-    try:
-        world.start()
-        run_until(world.env, world.drained)
-    finally:
-        ExternalConnectionPool._deliver = original  # type: ignore[method-assign]
-    assert seen and max(seen) == 0
-    pool = world.clients[0].pool
+    world.start()
+    run_until(world.env, world.drained)
+    pool = world.clients[0].route.layer
+    assert pool.most_in_flight == 1
     assert pool.opened == 2 * 2
-    assert not any(pool._waiting)
+    assert pool.waiting() == 0
     req = world.recorder.columns()
     assert len(req["outcome"]) == world.clients[0].generated
     assert (req["outcome"] == Outcome.OK).all()
@@ -121,7 +110,7 @@ def test_keepalive_holds_one_request_per_external_connection() -> None:
 
 def test_per_request_external_clients_keep_their_own_path() -> None:
     world = world_for(external_config(3, users("per-request")))
-    assert not hasattr(world.clients[0], "pool")
+    assert isinstance(world.clients[0].route.layer, PerRequest)
     assert not any("connections" in w for w in world.warnings)
 
 
@@ -157,7 +146,7 @@ def test_lb_connection_survives_while_its_target_is_in_service_and_reconnects_af
     assert on_b[before].any()  # some addresses were sent to node-2
     assert on_b[(req["t_issue_s"] >= t0) & (req["t_issue_s"] < removed)].any()  # unready, still in service: kept
     assert not on_b[req["t_issue_s"] > removed].any()  # reset, reconnected elsewhere
-    pool = world.clients[0].pool
+    pool = world.clients[0].route.layer
     b_conns = np.unique(req["connection"][on_b])
     assert pool.reconnects == b_conns.size  # each reset connection reconnected once
     last = req["t_issue_s"] > 25.0
@@ -171,7 +160,7 @@ def test_a_pinned_pod_going_away_makes_the_external_client_reconnect(path: str) 
     world = world_for(config)
     world.start()
     world.env.run(until=2.0)
-    pool = world.clients[0].pool
+    pool = world.clients[0].route.layer
     victim = pool.open[0][0].pod.index
     world.remove_endpoint(victim)
     run_until(world.env, world.drained)

@@ -42,3 +42,14 @@ def test_experiment_runs(path, tmp_path, capsys):
     for row in rows:
         assert int(row["requests"]) > 0, row
         assert int(row["replications"]) == 1
+
+
+def test_no_experiment_reads_a_file_outside_the_repository():
+    """A user clones only this repository: every file an experiment reads lies inside it."""
+    repo = Path(__file__).resolve().parents[1]
+    for path in EXPERIMENTS:
+        spec_files = load_experiment(path, [parse_set(s) for s in SHORT]).scenarios[0].config.get("manifest_files", [])
+        for name in spec_files:
+            resolved = (path.parent / name).resolve()
+            assert resolved.is_relative_to(repo), f"{path.name} reads {name}, outside the repository"
+            assert resolved.is_file(), f"{path.name} reads {name}, which does not exist"

@@ -4,7 +4,7 @@ netsim reads manifests the way the API server would: missing fields get
 Kubernetes' defaults, a Service's named ``targetPort`` is looked up in each
 pod's ``containerPort`` names (a pod without that name is not an endpoint), and
 kinds netsim does not model are skipped with one warning line per kind and file.
-The two real files in ``../shared/real-manifests/`` must load and run unchanged.
+The two real files in ``experiments/manifests/`` (copied unmodified, licences kept) must load and run unchanged.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from netsim.k8s.objects import ServiceType, TrafficPolicy
 from netsim.model.request import Outcome
 
 REPO = Path(__file__).resolve().parents[1]
-REAL_MANIFESTS = REPO.parent / "shared" / "real-manifests"
+REAL_MANIFESTS = REPO / "experiments" / "manifests"
 
 
 def deployment(name: str, labels: dict[str, str], ports: list[dict[str, Any]], replicas: int | None = None) -> dict[str, Any]:
@@ -232,7 +232,7 @@ def test_skipped_kinds_warn_once_per_kind_per_file(tmp_path, capsys):
 
 def _real(name: str) -> Path:
     path = REAL_MANIFESTS / name
-    assert path.is_file(), f"{path} is missing: the team's shared folder should sit beside the repository"
+    assert path.is_file(), f"{path} is missing: the real manifests live in experiments/manifests/"
     return path
 
 

@@ -17,7 +17,7 @@ from netsim.errors import ConfigError
 from netsim.k8s.manifests import read_deployment, read_objects
 from netsim.k8s.pod_template import IntOrPercent, StrategyType, parse_cpu
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "real-manifests" / "online-boutique.yaml"
+REAL = Path(__file__).resolve().parents[1] / "experiments" / "manifests" / "online-boutique.yaml"
 
 
 def deployment(container: dict[str, Any] | None = None, pod: dict[str, Any] | None = None, **spec: Any) -> dict[str, Any]:

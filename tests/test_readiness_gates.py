@@ -110,7 +110,7 @@ def test_gated_pod_is_ready_only_after_the_lb_has_seen_it_healthy(probe: bool) -
     # and the endpoint turned ready in the API only then: the API's ready count never exceeded replicas + surge
     log = world.slices.ready_log[0]
     assert max(n for _, n in log) <= 4 + 1
-    events = [e for e in world.log if e[1] == "readiness-gate"]
+    events = [e for e in world.cluster.log if e[1] == "readiness-gate"]
     assert len(events) == 4 and all("target-health.elbv2.k8s.aws/web True" in e[3] for e in events)
 
 
@@ -124,7 +124,7 @@ def test_without_gates_the_pod_is_ready_when_its_containers_are() -> None:
 def test_the_gate_paces_the_rollout_by_the_lb_health_checks() -> None:
     """Each new pod counts available only after ≥ (healthy − 1) intervals, so 4 replacements take ≥ 4 × that."""
     world = _world(lb_rollout(gates=True, prestop_s=10, probe=False, duration=130.0))
-    deleted = sorted(e[0] for e in world.log if e[1] == "pod-deleted")
+    deleted = sorted(e[0] for e in world.cluster.log if e[1] == "pod-deleted")
     assert len(deleted) == 4
     assert deleted[-1] - 10.0 >= 4 * (HEALTHY - 1) * INTERVAL_S
 

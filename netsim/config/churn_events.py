@@ -178,7 +178,7 @@ class RetryConfig(_Section):
     """
 
     attempts: int = Field(2, ge=0, description="retries after the first try")
-    on: list[Literal["refused", "reset", "timeout"]] = Field(
+    on: list[Literal["refused", "reset", "timeout", "rejected", "upstream"]] = Field(
         default_factory=lambda: ["refused", "reset"], min_length=1, description="which errors are retried"
     )
     backoff: Latency = Field(

@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING, Any
 # is only partly initialised here: bind the module, and look its classes up when they are used.
 import netsim.spec as _spec
 from netsim.config.churn_events import event_action, event_target
+from netsim.config.operations import build_workloads, client_operations
 from netsim.config.presets import DEFAULT_MAGLEV_TABLE_SIZE, PRESETS
 from netsim.config.schema import (
-    BUILTIN_WORKLOAD,
     ClientConfig,
+    DnsConfig,
     ExperimentConfig,
     ExternalHostConfig,
     LoadBalancerConfig,
     NodePoolConfig,
-    WorkloadConfig,
 )
 from netsim.errors import ConfigError, did_you_mean
 from netsim.k8s.autoscaling import HorizontalPodAutoscaler
@@ -53,8 +53,8 @@ def build_scenario(
     autoscalers = build_autoscalers([*objects.autoscalers, *deferred.autoscalers], deployments,
                                     {h.name for h in deferred.autoscalers})
     services = allocate_node_ports((*objects.services, *deferred.services), config.cluster.node_ports)
-    workloads = build_workloads(config, deployments)
-    clients = tuple(build_client(c, services, deployments, config, nodes) for c in config.clients)
+    workloads = build_workloads(config, deployments, services)
+    clients = tuple(build_client(c, services, deployments, config, nodes, workloads) for c in config.clients)
     warnings.extend(_selector_warnings(services, deployments, clients))
     warnings.extend(_external_name_warnings(services))
     load_balancer = build_load_balancer(config.cluster.load_balancer)
@@ -95,52 +95,17 @@ def build_nodes(config: ExperimentConfig) -> tuple[NodeSpec, ...]:
     )
 
 
-def build_workloads(config: ExperimentConfig, deployments: tuple[Deployment, ...]) -> dict[str, WorkloadSpec]:
-    """Each Deployment's workload: its own entry, then ``workloads.default``, then the built-in default."""
-    names = [d.name for d in deployments]
-    for key in config.workloads:
-        if key != "default" and key not in names:
-            raise ConfigError(
-                f"workloads.{key}", f"no Deployment named '{key}'{did_you_mean(key, names)}; workloads are keyed by Deployment name"
-            )
-    builtin = WorkloadConfig.model_validate(BUILTIN_WORKLOAD)
-    default = config.workloads.get("default", WorkloadConfig())
-    out = {}
-    for name in names:
-        layers = (config.workloads.get(name, WorkloadConfig()), default, builtin)
-        out[name] = _spec.WorkloadSpec(
-            **{f: _first_set(layers, f) for f in ("service_time", "concurrency", "queue_limit", "startup", "prestop")}
-        )
-    return out
+def resolve_target(
+    path: str, target: str, namespace: str, services: tuple[Service, ...], dns: DnsConfig | None
+) -> tuple[Service, ServicePort, int, int]:
+    """A target as a pod writes it (``name``, ``name:port``, ``name:portname``, a DNS name), resolved.
 
-
-def _first_set(layers: tuple[WorkloadConfig, ...], field: str) -> Any:
-    return next(getattr(layer, field) for layer in layers if getattr(layer, field) is not None)
-
-
-def build_client(
-    client: ClientConfig,
-    services: tuple[Service, ...],
-    deployments: tuple[Deployment, ...],
-    config: ExperimentConfig | None = None,
-    nodes: tuple[NodeSpec, ...] = (),
-) -> ClientSpec:
-    """Resolve ``target`` (``name``, ``name:port``, or a DNS name as a pod would write it) and check reachability.
-
-    The name is resolved the way the client pod's resolver does it (search list,
-    ``ndots``), which also gives the number of DNS queries one lookup costs.
+    The name is resolved the way the sending pod's resolver does it (search list,
+    ``ndots``), which also gives the DNS queries one lookup costs, and when the
+    Service does not exist (NXDOMAIN on every try). Returns the Service, its port,
+    and those two query counts.
     """
-    path = f"clients.{client.name}"
-    dns = config.cluster.dns if config is not None else None
-    host, _, port_ref = client.target.partition(":")
-    from_deployment = None
-    namespace = "default"
-    if client.from_ is not None:
-        from_deployment = client.from_.split("/", 1)[1]
-        names = [d.name for d in deployments]
-        if from_deployment not in names:
-            raise ConfigError(f"{path}.from", f"no Deployment named '{from_deployment}'{did_you_mean(from_deployment, names)}")
-        namespace = next(d.namespace for d in deployments if d.name == from_deployment)
+    host, _, port_ref = target.partition(":")
     records = {service_fqdn(s.name, s.namespace): s.name for s in services}
     ndots, extra = (dns.ndots, tuple(dns.search)) if dns is not None else (5, ())
     service_name, queries = resolve_name(host, namespace, records, ndots, extra)
@@ -148,7 +113,7 @@ def build_client(
     if service_name is None:
         wanted = host.split(".")[0]
         raise ConfigError(
-            f"{path}.target",
+            path,
             f"no Service named '{wanted}'{did_you_mean(wanted, by_name)}"
             + (f" in namespace '{namespace}'" if wanted in by_name else "")
             + f"; Services in this experiment: {', '.join(by_name) or 'none'}",
@@ -163,7 +128,35 @@ def build_client(
         port = service.port_named(port_ref or None)
     if port is None:
         known = ", ".join(str(p.port) + (f" ({p.name})" if p.name else "") for p in service.ports)
-        raise ConfigError(f"{path}.target", f"Service '{service_name}' has no port '{port_ref}'; its ports: {known}")
+        raise ConfigError(path, f"Service '{service_name}' has no port '{port_ref}'; its ports: {known}")
+    return service, port, queries, nx_queries
+
+
+def build_client(
+    client: ClientConfig,
+    services: tuple[Service, ...],
+    deployments: tuple[Deployment, ...],
+    config: ExperimentConfig | None = None,
+    nodes: tuple[NodeSpec, ...] = (),
+    workloads: dict[str, WorkloadSpec] | None = None,
+) -> ClientSpec:
+    """Resolve ``target`` (``name``, ``name:port``, or a DNS name as a pod would write it) and check reachability.
+
+    The name is resolved the way the client pod's resolver does it (search list,
+    ``ndots``), which also gives the number of DNS queries one lookup costs.
+    """
+    path = f"clients.{client.name}"
+    dns = config.cluster.dns if config is not None else None
+    from_deployment = None
+    namespace = "default"
+    if client.from_ is not None:
+        from_deployment = client.from_.split("/", 1)[1]
+        names = [d.name for d in deployments]
+        if from_deployment not in names:
+            raise ConfigError(f"{path}.from", f"no Deployment named '{from_deployment}'{did_you_mean(from_deployment, names)}")
+        namespace = next(d.namespace for d in deployments if d.name == from_deployment)
+    service, port, queries, nx_queries = resolve_target(f"{path}.target", client.target, namespace, services, dns)
+    service_name = service.name
     entry_nodes: tuple[int, ...] = ()
     if client.location == "external":
         if not service.type.reachable_from_outside:
@@ -189,13 +182,14 @@ def build_client(
         raise ConfigError(f"{path}.entry_nodes", "only external clients enter at nodes; an in-cluster client uses its own node")
     if client.discovery == "env":
         queries = 0
+    operations, weights, closed = client_operations(client, service, deployments, workloads or {})
     return _spec.ClientSpec(
         name=client.name,
         location=client.location,
         service=service.name,
         port=port,
         from_deployment=from_deployment,
-        rate=client.arrival.rate,
+        rate=client.arrival.rate or 0.0,
         timeout=client.timeout,
         discovery=client.discovery,
         namespace=namespace,
@@ -208,6 +202,9 @@ def build_client(
         response_bytes=client.response_bytes,
         retries=client.retries,
         rate_steps=tuple((step.at, step.rate) for step in client.arrival.steps),
+        operations=operations,
+        operation_weights=weights,
+        closed=closed,
     )
 
 

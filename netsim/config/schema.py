@@ -15,7 +15,7 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from netsim.config.churn_events import BUILTIN_LIFECYCLE, ChurnList, ControlPlaneConfig, RetryConfig
 from netsim.distributions import DistributionSpec, coerce_distribution
@@ -191,38 +191,6 @@ class ClusterConfig(Section):
         return int(low), int(high)
 
 
-class WorkloadConfig(Section):
-    """How a Deployment's pods serve requests. Unset fields inherit ``workloads.default``, then built-ins."""
-
-    service_time: Latency | None = None
-    concurrency: int | None = Field(None, ge=1, description="requests a pod serves at once (workers)")
-    queue_limit: int | None = Field(None, ge=0, description="requests a pod holds waiting; more are rejected")
-    startup: Latency | None = Field(None, description="from pod scheduled to container running (image pull, process start)")
-    prestop: Latency | None = Field(None, description="duration of an exec/httpGet preStop hook (a sleep hook carries its own)")
-
-
-class RateStep(Section):
-    """From ``at`` on, the client sends at ``rate`` (a load step)."""
-
-    at: Duration = Field(description="simulated time the rate changes (s)")
-    rate: float = Field(gt=0, description="requests per second from then on")
-
-
-class ArrivalConfig(Section):
-    process: Literal["poisson"] = "poisson"
-    rate: float = Field(gt=0, description="requests per second, in total over the client's pods")
-    steps: list[RateStep] = Field(
-        default_factory=list, description="later rates: a Poisson process whose rate steps at these times"
-    )
-
-    @field_validator("steps")
-    @classmethod
-    def _ordered(cls, value: list[RateStep]) -> list[RateStep]:
-        if any(b.at <= a.at for a, b in pairwise(value)):
-            raise ValueError("list the steps in increasing order of 'at'")
-        return value
-
-
 ConnectionMode = Literal["per-request", "keep-alive", "multiplexed"]
 
 
@@ -247,6 +215,207 @@ class ConnectionsConfig(Section):
         return {"mode": value} if isinstance(value, str) else value
 
 
+class CountDistribution(Section):
+    """An integer number of calls drawn each time a ``call`` step runs."""
+
+    distribution: Literal["uniform", "poisson", "choice"] = Field(
+        description="uniform: an integer from low to high, both included; poisson: a Poisson count of the given mean; "
+        "choice: one of values, with optional weights"
+    )
+    low: int | None = Field(None, ge=0)
+    high: int | None = Field(None, ge=0)
+    mean: float | None = Field(None, ge=0)
+    values: list[Annotated[int, Field(ge=0)]] | None = Field(None, min_length=1)
+    weights: list[Annotated[float, Field(ge=0)]] | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> CountDistribution:
+        need = {"uniform": ("low", "high"), "poisson": ("mean",), "choice": ("values",)}[self.distribution]
+        missing = [f for f in need if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"a {self.distribution} count needs {' and '.join(missing)}")
+        extra = [f for f in ("low", "high", "mean", "values", "weights") if f not in need and getattr(self, f) is not None
+                 and not (f == "weights" and self.distribution == "choice")]
+        if extra:
+            raise ValueError(f"a {self.distribution} count does not take {', '.join(extra)}")
+        if self.distribution == "uniform" and self.high < self.low:  # type: ignore[operator]
+            raise ValueError("'high' must not be below 'low'")
+        if self.weights is not None and (len(self.weights) != len(self.values or []) or not sum(self.weights) > 0):
+            raise ValueError("give one weight per value, not all zero")
+        return self
+
+    @property
+    def mean_count(self) -> float:
+        if self.distribution == "uniform":
+            return (self.low + self.high) / 2  # type: ignore[operator]
+        if self.distribution == "poisson":
+            return float(self.mean)  # type: ignore[arg-type]
+        values = self.values or []
+        weights = self.weights or [1.0] * len(values)
+        return sum(v * w for v, w in zip(values, weights, strict=True)) / sum(weights)
+
+
+class WorkStepConfig(Section):
+    """``{work: <duration or distribution>}``: compute on the worker; ``{work: service_time}``: the workload's own."""
+
+    work: Literal["service_time"] | Latency = Field(description="a duration, a distribution, or service_time (the workload's)")
+
+
+class CallStepConfig(Section):
+    """``{call: <target>}``: a request to a Service, from this pod, through the cluster's data plane."""
+
+    call: str = Field(min_length=1, description="a Service as clients[].target writes it: svc, svc:port, svc:portname, a DNS name")
+    operation: str | None = Field(None, min_length=1, description="the callee's operation (default: its first)")
+    count: int | CountDistribution = Field(1, description="calls one after another: a number or an integer distribution")
+    probability: float = Field(1.0, ge=0, le=1, description="chance the step runs at all, drawn each time it is reached")
+    timeout: PositiveDuration | None = Field(None, description="this call's timeout (default: workloads.<d>.calls)")
+    optional: bool = Field(False, description="a failure does not fail the request (it is recorded on the edge)")
+    request_bytes: int | None = Field(None, ge=0, description="bytes the call carries on the wire (cross-zone cost)")
+    response_bytes: int | None = Field(None, ge=0, description="bytes its answer carries on the wire")
+
+    @field_validator("count")
+    @classmethod
+    def _count(cls, value: Any) -> Any:
+        if isinstance(value, int) and value < 0:
+            raise ValueError("a count cannot be negative")
+        return value
+
+
+class ParallelStepConfig(Section):
+    """``{parallel: [<branch>...]}``: branches run concurrently, each a step or a list of steps; then a join."""
+
+    parallel: list[Step | list[Step]] = Field(min_length=1, description="branches: each a step or a list of steps run in order")
+
+
+class LookupStepConfig(Section):
+    """``{lookup: <DNS name>}``: a DNS query from the pod (no client-side cache)."""
+
+    lookup: str = Field(min_length=1, description="the name to resolve, as the application writes it")
+
+
+STEP_KINDS = ("work", "call", "parallel", "lookup")
+
+
+def _step_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        found = [k for k in STEP_KINDS if k in value]
+        return found[0] if len(found) == 1 else None
+    return next((k for k in STEP_KINDS if getattr(value, k, None) is not None), None)
+
+
+def _one_step_kind(value: Any) -> Any:
+    if not isinstance(value, dict):
+        raise ValueError("a step is a mapping with one of work, call, parallel, lookup (e.g. {work: 2ms} or {call: cart})")
+    found = [k for k in STEP_KINDS if k in value]
+    if len(found) != 1:
+        raise ValueError(f"a step needs exactly one of work, call, parallel, lookup (found {', '.join(found) or 'none'})")
+    return value
+
+
+Step = Annotated[
+    Annotated[WorkStepConfig, Tag("work")]
+    | Annotated[CallStepConfig, Tag("call")]
+    | Annotated[ParallelStepConfig, Tag("parallel")]
+    | Annotated[LookupStepConfig, Tag("lookup")],
+    Discriminator(_step_kind),
+    BeforeValidator(_one_step_kind),
+]
+"""One step of an operation."""
+ParallelStepConfig.model_rebuild()
+
+
+class CallsOverride(Section):
+    """How a Deployment's pods call one particular Service (overrides ``calls``)."""
+
+    connections: ConnectionsConfig | None = None
+    timeout: PositiveDuration | None = None
+    retries: RetryConfig | None = None
+    discovery: Literal["dns", "env"] | None = None
+
+
+class CallsConfig(Section):
+    """How a Deployment's pods call other Services: the same fields and meaning as a client's."""
+
+    connections: ConnectionsConfig = Field(default_factory=lambda: ConnectionsConfig(), description="per calling pod and callee Service")
+    timeout: PositiveDuration = Field(30.0, description="default timeout of a call (s), cut to what remains of the caller's own")
+    retries: RetryConfig | None = Field(None, description="retry failed calls (default: no retries)")
+    discovery: Literal["dns", "env"] = "dns"
+    services: dict[str, CallsOverride] = Field(default_factory=dict, description="per callee Service name: overrides")
+
+
+class WorkloadConfig(Section):
+    """How a Deployment's pods serve requests. Unset fields inherit ``workloads.default``, then built-ins."""
+
+    service_time: Latency | None = None
+    concurrency: int | None = Field(None, ge=1, description="requests a pod serves at once (workers)")
+    queue_limit: int | None = Field(None, ge=0, description="requests a pod holds waiting; more are rejected")
+    startup: Latency | None = Field(None, description="from pod scheduled to container running (image pull, process start)")
+    prestop: Latency | None = Field(None, description="duration of an exec/httpGet preStop hook (a sleep hook carries its own)")
+    operations: dict[str, Annotated[list[Step], Field(min_length=1)]] | None = Field(
+        None, description="name -> steps a worker runs for a request of that operation (default: {default: [{work: service_time}]})"
+    )
+    hold_worker: bool | None = Field(
+        None, description="true: a request keeps its worker while its calls are outstanding (thread per request); "
+        "false: the worker is freed at each call (event loop)"
+    )
+    calls: CallsConfig | None = Field(None, description="how this Deployment's pods call other Services")
+
+
+class RateStep(Section):
+    """From ``at`` on, the client sends at ``rate`` (a load step)."""
+
+    at: Duration = Field(description="simulated time the rate changes (s)")
+    rate: float = Field(gt=0, description="requests per second from then on")
+
+
+class ArrivalConfig(Section):
+    """How a client's requests arrive: open-loop Poisson, or closed-loop users with think time."""
+
+    process: Literal["poisson", "closed"] = Field(
+        "poisson", description="poisson: open loop at rate; closed: users that each wait for an answer, think, and send again"
+    )
+    rate: float | None = Field(None, gt=0, description="poisson: requests per second, in total over the client's pods")
+    steps: list[RateStep] = Field(
+        default_factory=list, description="poisson: later rates, a Poisson process whose rate steps at these times"
+    )
+    users: int | None = Field(None, ge=1, description="closed: how many users")
+    think_time: Latency | None = Field(None, description="closed: a user's pause between an answer and its next request")
+    on_start: str | list[str] | None = Field(
+        None, description="closed: operation(s) every user runs once first, e.g. index (locust's on_start)"
+    )
+
+    @field_validator("steps")
+    @classmethod
+    def _ordered(cls, value: list[RateStep]) -> list[RateStep]:
+        if any(b.at <= a.at for a, b in pairwise(value)):
+            raise ValueError("list the steps in increasing order of 'at'")
+        return value
+
+    @model_validator(mode="after")
+    def _process_fields(self) -> ArrivalConfig:
+        if self.process == "poisson":
+            if self.rate is None:
+                raise ValueError("a poisson arrival needs a rate (requests per second), e.g. {process: poisson, rate: 100}")
+            given = [f for f in ("users", "think_time", "on_start") if getattr(self, f) is not None]
+            if given:
+                raise ValueError(f"{', '.join(given)} belong to closed-loop users: set process: closed, or remove them")
+        else:
+            missing = [f for f in ("users", "think_time") if getattr(self, f) is None]
+            if missing:
+                raise ValueError(f"closed-loop users need {' and '.join(missing)}, e.g. {{process: closed, users: 10, think_time: 1s}}")
+            given = [f for f in ("rate", "steps") if getattr(self, f)]
+            if given:
+                raise ValueError(f"{', '.join(given)} belong to poisson arrivals: closed-loop load follows from users and think_time")
+        return self
+
+
+class TaskConfig(Section):
+    """A weighted choice of a closed-loop user that is a sequence of operations sent one after another."""
+
+    weight: float = Field(ge=0, description="relative weight of the task")
+    sequence: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1, description="operations sent one after another")
+
+
 class ClientConfig(Section):
     """Who sends traffic, from where, to which Service."""
 
@@ -269,6 +438,10 @@ class ClientConfig(Section):
     request_bytes: int = Field(1000, ge=0, description="bytes a request carries on the wire (cross-zone cost)")
     response_bytes: int = Field(10000, ge=0, description="bytes a response carries on the wire (cross-zone cost)")
     retries: RetryConfig | None = Field(None, description="retry refused/reset/timed-out tries (default: no retries)")
+    operations: dict[str, Annotated[float, Field(ge=0)] | TaskConfig] | None = Field(
+        None, description="weights of the target's operations, chosen per request (default: its first operation); "
+        "closed-loop users may also weigh sequences: {label: {weight, sequence: [op, ...]}}"
+    )
 
     @field_validator("from_")
     @classmethod

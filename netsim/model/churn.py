@@ -4,7 +4,7 @@ Each event happens ``at`` a time, or ``every`` a random interval (the first one
 interval after the start; ``kill`` and ``fail`` only). The World carries out the
 action (:meth:`netsim.model.world.World.apply_churn`): a rollout, a scale, killing
 pods (crash, hang, delete), failing or draining a node, applying a deferred
-object or deleting one (:func:`apply_object`). Intervals and every random choice an event makes come
+object or deleting one. Intervals and every random choice an event makes come
 from the ``churn`` random stream (keyed by the event), so churn never shifts the
 arrival or service streams (common random numbers).
 """
@@ -20,7 +20,6 @@ import simpy
 from netsim.distributions import BlockSampler
 
 if TYPE_CHECKING:  # netsim.spec imports the config package, which imports the model's users
-    from netsim.model.world import World
     from netsim.spec import ChurnEventSpec
 
 
@@ -64,42 +63,3 @@ class Churn:
         while True:
             yield self.env.timeout(interval())
             self._do(event)
-
-
-def apply_object(world: World, kind: str, name: str, create: bool) -> None:
-    """``apply`` (``create``) or ``delete`` an object, as the API server and its controllers would.
-
-    - Deployment: applying starts its controller at ``spec.replicas``; its pods are
-      scheduled and started through the kubelet, and Services whose selectors match
-      take them up through EndpointSlice propagation. Deleting stops the controller
-      and deletes every pod gracefully (preStop, grace period), as the garbage
-      collector's cascade does.
-    - HorizontalPodAutoscaler: applying starts its 15 s sync loop; deleting stops it
-      (the Deployment keeps the replicas it has).
-    - Service: applying creates its DNS record (its endpoints were listed from the
-      start, as the EndpointSlice controller lists them on creation); deleting removes
-      the record (DNS clients get NXDOMAIN once their cached answer expires) and every
-      endpoint, which each node's kube-proxy drops after propagation (new connections
-      refused); pods created later never join it.
-    """
-    if kind == "Deployment":
-        controller = world.controllers[name]
-        if create:
-            controller.create()
-        else:
-            controller.delete()
-    elif kind == "HorizontalPodAutoscaler":
-        hpa = world.autoscalers[name]
-        if create:
-            hpa.start()
-        else:
-            hpa.stop()
-    else:
-        names = [s.name for s in world.services]
-        if name not in names:  # a Service no client targets: nothing in the model depends on it
-            return
-        s = names.index(name)
-        world.dns.exists[s] = create
-        if not create:
-            world.deleted_services.add(s)
-            world.slices.remove_service(s)

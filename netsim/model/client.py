@@ -1,138 +1,188 @@
-"""Clients: pods that send requests to a Service, and the path a request takes.
+"""Clients: the load generators, in the cluster or outside it, and the record of each request they sent.
 
-In-cluster path (ClusterIP, and the ClusterIP of NodePort/LoadBalancer
-Services): the client pod resolves the Service name through cluster DNS, opens
-a connection that its own node's kube-proxy DNATs to an endpoint, the request
-crosses the network to that pod's node, is served, and the response crosses
-back. Arrivals are Poisson in total; each request comes from one of the
-client's pods chosen uniformly, which splits the stream into independent
-Poisson streams, one per pod.
+An open-loop client (:class:`Client`) sends Poisson arrivals in total over its
+sender slots (client pods, or external addresses): each arrival comes from one
+slot chosen uniformly, which splits the stream into independent Poisson streams,
+one per slot. Its offered load does not fall when the system slows down. A
+closed-loop client (:class:`ClosedLoopClient`) is a set of users, as load
+generators such as locust and k6 drive real applications: each user sends a
+request, waits for its answer (or its timeout), thinks, and sends the next, so
+that offered load falls when the system slows down.
 
-This is the hottest code in netsim: numbers come from pre-drawn blocks, hops
-that cost nothing are not scheduled, and events are :class:`Tick`/``Wakeup``.
-Under churn the World may install :attr:`Client.live` (model/client_pods.py):
-the same draws then pick among the client's *current* pods (``_arrive_live``),
-and the fixed-pod path below stays as it is.
+Requests travel along the client's route (model/route.py), which ends each one
+exactly once and hands it back here (:meth:`Client.complete`) to be recorded.
+This is the hottest code in netsim: numbers come from pre-drawn blocks, and
+events are :class:`Tick`/``Wakeup``. Under churn a client's slots may follow the
+pods that are up (:class:`~netsim.model.client_pods.LiveSenders`): the same
+draws then pick among the client's *current* senders.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from heapq import heappush
+from itertools import count
+from typing import Any
 
 import numpy as np
-import simpy
-from simpy.core import NORMAL
-from simpy.events import Event
 
-from netsim.config.churn_events import RetryConfig
+from netsim.distributions import BlockSampler
 from netsim.model.client_pods import LiveSenders
-from netsim.model.dns import ClusterDns
-from netsim.model.events import Tick, Wakeup
-from netsim.model.kube_proxy import KubeProxy
-from netsim.model.network import Network
-from netsim.model.pod import Pod
+from netsim.model.events import PRIORITY, Environment, Tick
+from netsim.model.operations import COMPONENTS, breakdown
 from netsim.model.request import Outcome, Request
 from netsim.recorder import Recorder
 
+OK = Outcome.OK
 
-class Client:
+
+class _Sender:
+    """What open and closed clients share: the route, the record, the count of requests in flight."""
+
     BLOCK = 4096
 
-    def __init__(
-        self,
-        env: simpy.Environment,
-        index: int,
-        name: str,
-        service: int,
-        rate: float,
-        timeout: float,
-        pod_nodes: Sequence[int],
-        pod_offset: int,
-        stop_at: float,
-        rng: np.random.Generator,
-        dns: ClusterDns,
-        proxies: Sequence[KubeProxy],
-        pods: Sequence[Pod],
-        network: Network,
-        recorder: Recorder,
-    ) -> None:
+    def __init__(self, env: Environment, index: int, name: str, route: Any, stop_at: float, ids: count,
+                 recorder: Recorder, operation: Callable[[], int] | None) -> None:
         self.env = env
         self.index = index
         self.name = name
-        self.service = service
-        self.rate = rate
-        self.timeout = timeout
-        self.pod_nodes = list(pod_nodes)
-        self.pod_offset = pod_offset
+        self.route = route
+        self.service = route.service
+        self.timeout = route.timeout
+        self._try_timeout = route.try_timeout
+        self._send = route.send
+        self.slot_node: list[int] = route.slot_node
         self.stop_at = stop_at
-        self._rng = rng
-        self._dns = dns
-        self._pickers = [proxy.picker(service) for proxy in proxies]
-        self._pods = pods
-        self._network = network
-        self._hops_free = network.is_free()
+        self._ids = ids
         self._recorder = recorder
         self._record = recorder.rows.append
-        self._schedule = env.schedule
-        self._queue = env._queue  # SimPy's event heap, pushed to directly (see model/events.py)
-        self._eid = env._eid
-        self._gaps: list[float] = []
-        self._senders: list[int] = []
-        self._i = 0
+        self._operation = operation
+        """Draws the operation of the next request (weights of the target's operations); None: always the first."""
         self.generated = 0
         self.in_flight = 0
         self.on_idle: Callable[[], None] | None = None
-        # Set by the World for other entry paths (model/entry.py): what the ``entry_hops`` and
-        # ``client_ip_preserved`` columns say, and why no endpoint was found (traffic policy Local).
-        self.entry_hops = 0
-        self.ip_preserved = 1
-        self.why_no_endpoint: Callable[[Request], Outcome] = lambda request: Outcome.REFUSED
-        # Connections (model/connections.py): the id recorded with the request (-1: a connection of
-        # its own, per-request), and per node the first-packet cost of a new connection (None: free).
-        self.connection = -1
-        self.first_packet: list[Callable[[], float]] | None = None
-        self.rate_steps: tuple[tuple[float, float], ...] = ()
+        self._window = (route.env.time, stop_at)  # replaced by the measured window (warm-up excluded) in measure_from
+        self.breakdown: dict[int, list[float]] = {}
+        """Per operation, over its ``special`` OK measured requests: [count, Σ latency, Σ each breakdown component]
+        (seconds); the other requests' breakdown comes from their records."""
+
+    def measure_from(self, start: float) -> None:
+        """Requests issued from ``start`` (the end of the warm-up) to the end count in the breakdown."""
+        self._window = (start, self.stop_at)
+
+    @property
+    def slots(self) -> int:
+        return len(self.slot_node)
+
+    def _new_request(self, slot: int, now: float) -> Request:
+        request = Request(next(self._ids), self.route, slot, self.slot_node[slot], now, now + self._try_timeout,
+                          now + self.timeout, self)
+        if self._operation is not None:
+            request.operation = self._operation()
+        self.generated += 1
+        self.in_flight += 1
+        return request
+
+    def complete(self, request: Request, outcome: Outcome) -> None:
+        """Record the request's one and only end (the route calls it as ``request.waiter.done``).
+
+        The record keeps when the request reached its pod, when a worker took it and
+        when the pod answered: for most requests that is all the breakdown of its
+        latency needs (network, queueing, work), computed in bulk after the run. A
+        request with other parts (``special``: a DNS wait, a connection wait, a rule or
+        LB cost, retries, a job's own breakdown) that ends OK in the measured window
+        adds its full breakdown (model/operations.py) to :attr:`breakdown` here instead.
+        """
+        now = self.env.time
+        t_issue = request.t_issue
+        latency = now - t_issue
+        if latency > self.timeout:
+            outcome, latency = Outcome.TIMEOUT, self.timeout
+        pod = request.pod
+        conn = request.conn
+        special = request.special
+        if special and outcome is OK and self._window[0] <= t_issue < self._window[1]:
+            sums = self.breakdown.get(request.operation)
+            if sums is None:
+                sums = self.breakdown[request.operation] = [0.0] * (2 + len(COMPONENTS))
+            sums[0] += 1.0
+            sums[1] += latency
+            for i, part in enumerate(breakdown(request, now)):
+                sums[2 + i] += part
+        if special or outcome is not OK:
+            queueing, work = -1.0, 0.0  # (its breakdown, if any, is summed above)
+        else:
+            t_start = request.t_start
+            queueing, work = t_start - request.t_pod, request.t_done - t_start
+        self._record((
+            request.id, self.index, request.slot, self.service, request.operation, request.node,
+            -1 if pod is None else pod.index, t_issue, latency, outcome, request.dns_queries,
+            -1 if conn is None else conn.id, queueing, work,
+        ))
+        self.in_flight -= 1
+        if self.in_flight == 0 and now >= self.stop_at:
+            self._check_idle()
+
+    done = complete
+
+    def _check_idle(self) -> None:
+        if self.in_flight == 0 and self.env.time >= self.stop_at and self.on_idle is not None:
+            self.on_idle()
+            self.on_idle = None
+
+
+
+class Client(_Sender):
+    """Open-loop Poisson arrivals over the client's slots (rate steps allowed)."""
+
+    def __init__(
+        self,
+        env: Environment,
+        index: int,
+        name: str,
+        route: Any,
+        rate: float,
+        stop_at: float,
+        rng: np.random.Generator,
+        ids: count,
+        recorder: Recorder,
+        operation: Callable[[], int] | None = None,
+        rate_steps: tuple[tuple[float, float], ...] = (),
+        live: LiveSenders | None = None,
+    ) -> None:
+        super().__init__(env, index, name, route, stop_at, ids, recorder, operation)
+        self.rate = rate
+        self.rate_steps = rate_steps
         """``(at, rate)`` changes of the arrival rate (a load step); empty: constant ``rate``."""
-        self.try_timeout = timeout
-        """How long one try waits for an answer that never comes (a hung pod, a dead node)."""
-        self.live: LiveSenders | None = None
-        """Set by the World when churn can change which of the client's pods send (model/client_pods.py)."""
+        self._rng = rng
+        self.live = live
+        """The slots that can send now, when churn can change them (model/client_pods.py); None: all, always."""
+        self._gaps: list[float] = []
+        self._senders: list[Any] = []
+        self._i = 0
+        self._arrival = self._arrive_live if live is not None else self._arrive
+        self._rearm = [self._arrival]
+        """The arrival event's callback list, reused: SimPy's loop only iterates it, nobody else holds it."""
 
     def start(self) -> None:
-        self._resolve = self._dns.resolve  # bound once, after the World has wired the resolver in
-        if self.live is not None:
-            self._arrive = self._arrive_live  # type: ignore[method-assign]  # (re-armed events call it too)
-        self._rearm = [self._arrive]
-        """The arrival event's callback list, reused: SimPy's loop only iterates it, nobody else holds it."""
         self._refill()
         env = self.env
-        heappush(self._queue, (env._now + self._gaps[0], NORMAL, next(self._eid), Tick(env, self._arrive, self._senders[0])))
         self._i = 1
+        heappush(env.heap, (env.time + self._gaps[0], PRIORITY, next(env.ids), Tick(env, self._arrival, self._senders[0])))
 
     def _refill(self) -> None:
-        """The next block of inter-arrival gaps and sending pods, from this client's own stream."""
+        """The next block of inter-arrival gaps and sending slots, from this client's own stream."""
         if self.rate_steps:
-            self._gaps = stepped_gaps(self._rng, self.rate, self.rate_steps, self.env._now, self.BLOCK).tolist()
+            self._gaps = stepped_gaps(self._rng, self.rate, self.rate_steps, self.env.time, self.BLOCK).tolist()
         else:
             self._gaps = self._rng.exponential(1.0 / self.rate, self.BLOCK).tolist()
         # one uniform per arrival, whoever sends it: churn never shifts this stream (model/client_pods.py)
         u = self._rng.random(self.BLOCK)
-        self._senders = u.tolist() if self.live is not None else (u * len(self.pod_nodes)).astype(np.intp).tolist()
+        self._senders = u.tolist() if self.live is not None else (u * len(self.slot_node)).astype(np.intp).tolist()
         self._i = 0
 
-    def _arrive(self, event: Event) -> None:
-        """A request is born on one of the client's pods (``event._value``).
-
-        The same event object is re-armed for the next arrival: a client has
-        exactly one arrival pending at a time, so nothing else can hold it.
-        """
-        env = self.env
-        now = env._now
-        if now >= self.stop_at:
-            self._check_idle()
-            return
-        sender = event._value
+    def _next(self, event: Tick, now: float) -> None:
+        """Re-arm the arrival event for the next arrival (a client has exactly one pending)."""
         i = self._i
         if i >= self.BLOCK:
             self._refill()
@@ -140,97 +190,168 @@ class Client:
             i = 0
         self._i = i + 1
         event.callbacks = self._rearm
-        event._value = self._senders[i]
-        heappush(self._queue, (now + self._gaps[i], NORMAL, next(self._eid), event))
-        self.generated += 1
-        self.in_flight += 1
-        request = Request(self, sender, self.pod_nodes[sender], now)
-        wait, request.dns_queries = self._resolve(self.pod_offset + sender, now)
-        if wait > 0.0:
-            self._schedule(Wakeup(env, self._connect, request), NORMAL, wait)
-        else:
-            self._connect(request)
+        event.arg = self._senders[i]
+        env = self.env
+        heappush(env.heap, (now + self._gaps[i], PRIORITY, next(env.ids), event))
 
-    def _arrive_live(self, event: Event) -> None:
-        """``_arrive`` when the client's pods come and go: ``event._value`` is the arrival's uniform.
+    def _arrive(self, event: Tick) -> None:
+        """A request is born on the slot ``event.arg``.
 
-        A live sender sends as usual; otherwise the request is counted and ends at
-        once as :attr:`Outcome.CLIENT_DOWN` (the arrival stream goes on unchanged).
+        The hottest function of netsim: :meth:`_next` and :meth:`_new_request` are
+        written out here, a Python frame saved per request each.
         """
-        slot, up = self.live.pick(event._value)  # type: ignore[union-attr]
-        if up:
-            event._value = slot
-            Client._arrive(self, event)
-            return
-        now = self.env._now
+        env = self.env
+        now = env.time
         if now >= self.stop_at:
             self._check_idle()
             return
+        slot = event.arg
         i = self._i
         if i >= self.BLOCK:
             self._refill()
             self._recorder.flush()
+            self.route.tidy()
             i = 0
         self._i = i + 1
         event.callbacks = self._rearm
-        event._value = self._senders[i]
-        heappush(self._queue, (now + self._gaps[i], NORMAL, next(self._eid), event))
+        event.arg = self._senders[i]
+        heappush(env.heap, (now + self._gaps[i], PRIORITY, next(env.ids), event))
+        request = Request(next(self._ids), self.route, slot, self.slot_node[slot], now, now + self._try_timeout,
+                          now + self.timeout, self)
+        if self._operation is not None:
+            request.operation = self._operation()
         self.generated += 1
         self.in_flight += 1
-        request = Request(self, slot, self.pod_nodes[slot] if slot >= 0 else -1, now)
-        request.conn = None
-        self.finish(request, Outcome.CLIENT_DOWN)
+        self._send(request)
 
-    def _connect(self, request: Request) -> None:
-        """The client's node's kube-proxy picks the endpoint; the request crosses to its node."""
-        pod_index = self._pickers[request.node]()
-        if pod_index < 0:
-            self.finish(request, self.why_no_endpoint(request))
-            return
-        pod = self._pods[pod_index]
-        if self._hops_free:
-            pod.accept(request)
-            return
-        request.pod = pod
-        hop = self._network.delay(request.node, pod.node)
-        if self.first_packet is not None:  # a new connection: its first packet pays for rule evaluation
-            hop += self.first_packet[request.node]()
-        if hop > 0.0:
-            self._schedule(Wakeup(self.env, pod.accept, request), NORMAL, hop)
-        else:
-            pod.accept(request)
+    def _arrive_live(self, event: Tick) -> None:
+        """``_arrive`` when the client's slots come and go: ``event.arg`` is the arrival's uniform.
 
-    def respond(self, request: Request, outcome: Outcome) -> None:
-        """The pod answered (``OK``) or turned it away; the response crosses back."""
-        if not self._hops_free:
-            hop = self._network.delay(request.pod.node, request.node)
-            if hop > 0.0:
-                self._schedule(Wakeup(self.env, self._response_arrives, (request, outcome)), NORMAL, hop)
-                return
-        self.finish(request, outcome)
-
-    def _response_arrives(self, args: tuple[Request, Outcome]) -> None:
-        self.finish(*args)
-
-    def finish(self, request: Request, outcome: Outcome) -> None:
-        """Record the request's one and only end."""
-        now = self.env._now
-        latency = now - request.t_issue
-        if latency > self.timeout:
-            outcome, latency = Outcome.TIMEOUT, self.timeout
-        pod = request.pod
-        self._record((
-            self.index, request.client_pod, self.service, request.node, -1 if pod is None else pod.index,
-            request.t_issue, latency, outcome, request.dns_queries, self.connection,
-        ))
-        self.in_flight -= 1
-        if self.in_flight == 0 and now >= self.stop_at:
+        A live sender sends as usual; otherwise the request is counted and ends at
+        once as :attr:`Outcome.CLIENT_DOWN` (the arrival stream goes on unchanged).
+        """
+        now = self.env.time
+        if now >= self.stop_at:
             self._check_idle()
+            return
+        slot, up = self.live.pick(event.arg)  # type: ignore[union-attr]
+        self._next(event, now)
+        request = self._new_request(slot, now)
+        if up:
+            self.route.send(request)
+            return
+        request.node = self.slot_node[slot] if slot >= 0 else -1
+        request.ended = True
+        self.complete(request, Outcome.CLIENT_DOWN)
+
+
+class ClosedLoopClient(_Sender):
+    """Closed-loop users: send, wait for the answer (or the timeout), think, send the next.
+
+    Users are spread over the client's slots (user *u* sends from slot *u* mod
+    slots) and start after one think time each (staggered). A user first runs
+    ``on_start`` (a sequence of operations, possibly empty), then repeatedly a task
+    drawn by weight; a task is a sequence of operations sent one after another
+    without thinking (locust's addToCart: a product page, then ``POST /cart``,
+    then the cart page it redirects to), whatever their outcomes.
+    """
+
+    def __init__(
+        self,
+        env: Environment,
+        index: int,
+        name: str,
+        route: Any,
+        users: int,
+        think_time: BlockSampler,
+        tasks: Sequence[tuple[int, ...]],
+        weights: Sequence[float],
+        on_start: tuple[int, ...],
+        stop_at: float,
+        rng: np.random.Generator,
+        ids: count,
+        recorder: Recorder,
+    ) -> None:
+        super().__init__(env, index, name, route, stop_at, ids, recorder, None)
+        self.users = users
+        self._think = think_time
+        self._tasks = list(tasks)
+        cumulative = np.cumsum(np.asarray(weights, dtype=float))
+        self._cumulative = (cumulative / cumulative[-1]).tolist()
+        self._on_start = on_start
+        self._rng = rng
+        self._choices: list[float] = []
+        self._c = 0
+        self._plan: list[list[int]] = [list(on_start) for _ in range(users)]
+        """Per user, the operations left in its current task (or in on_start)."""
+        self.thinking = 0
+        """Users thinking now (the client is idle only when none thinks and nothing is in flight)."""
+        self._users = [_User(self, u) for u in range(users)]
+
+    def start(self) -> None:
+        for user in range(self.users):
+            self._think_then_wake(user, self.env.time)
+
+    def _think_then_wake(self, user: int, now: float) -> None:
+        self.thinking += 1
+        self.env.push(now + self._think(), Tick(self.env, self._wake, user))
+
+    def _task(self) -> list[int]:
+        c = self._c
+        if c >= len(self._choices):
+            self._choices = self._rng.random(self.BLOCK).tolist()
+            c = 0
+        self._c = c + 1
+        u = self._choices[c]
+        k = next((i for i, edge in enumerate(self._cumulative) if u < edge), len(self._tasks) - 1)
+        return list(self._tasks[k])
+
+    def _wake(self, event: Tick) -> None:
+        """A user's think time is over: the next operation of its task, or a new task (none after the end)."""
+        user = event.arg
+        now = self.env.time
+        self.thinking -= 1
+        if now >= self.stop_at:
+            self._check_idle()
+            return
+        plan = self._plan[user]
+        if not plan:
+            plan.extend(self._task())
+        self._send_operation(user, plan.pop(0), now)
+
+    def _send_operation(self, user: int, operation: int, now: float) -> None:
+        request = self._new_request(user % len(self.slot_node), now)
+        request.operation = operation
+        request.waiter = self._users[user]
+        self.route.send_any(request)
+
+    def answered(self, user: int, request: Request, outcome: Outcome) -> None:
+        """Record the answer; the user sends the rest of its task at once, or thinks."""
+        now = self.env.time
+        if now < self.stop_at:
+            plan = self._plan[user]
+            if plan:  # the rest of the task goes at once (a redirect, the next page)
+                self._send_operation(user, plan.pop(0), now)
+            else:
+                self._think_then_wake(user, now)
+        self.complete(request, outcome)
 
     def _check_idle(self) -> None:
-        if self.in_flight == 0 and self.env._now >= self.stop_at and self.on_idle is not None:
-            self.on_idle()
-            self.on_idle = None
+        if self.thinking == 0:
+            super()._check_idle()
+
+
+class _User:
+    """One closed-loop user: what waits for its requests' answers."""
+
+    __slots__ = ("client", "index")
+
+    def __init__(self, client: ClosedLoopClient, index: int) -> None:
+        self.client = client
+        self.index = index
+
+    def done(self, request: Request, outcome: Outcome) -> None:
+        self.client.answered(self.index, request, outcome)
 
 
 def stepped_gaps(rng: np.random.Generator, rate: float, steps: Sequence[tuple[float, float]], t0: float, n: int) -> np.ndarray:
@@ -251,44 +372,3 @@ def stepped_gaps(rng: np.random.Generator, rate: float, steps: Sequence[tuple[fl
     j = np.searchsorted(cumulative, targets, side="right") - 1
     times = breaks[j] + (targets - cumulative[j]) / rates[j]
     return np.diff(np.concatenate([[t0], times]))
-
-
-RETRYABLE = {"refused": Outcome.REFUSED, "reset": Outcome.RESET, "timeout": Outcome.TIMEOUT}
-
-
-def install_retries(client: Client, config: RetryConfig, rng: np.random.Generator, log: list[tuple[float, int]]) -> None:
-    """Make ``client`` retry failed tries (``clients[].retries``), as a sidecar proxy does.
-
-    A try that ends with one of ``config.on`` is sent again, as a new connection
-    (a new endpoint choice), after a ``backoff`` draw, up to ``attempts`` times; the
-    request keeps its issue time, so its latency spans every try, and it is
-    recorded once, with the outcome of its last try. Each retry is logged
-    (``(time, client)``) and counted separately. When timeouts are retried, each
-    try gets an equal share of the client's ``timeout``, so that all tries fit in it.
-    Installed before the entry path and connection pool wrap ``finish``, so every
-    way a try can end passes through here; clients without retries are untouched.
-    """
-    from netsim.distributions import BlockSampler
-
-    retry_on = {RETRYABLE[kind] for kind in config.on}
-    attempts = config.attempts
-    backoff = BlockSampler(config.backoff, rng)
-    base_finish = client.finish
-    env = client.env
-    if Outcome.TIMEOUT in retry_on:
-        client.try_timeout = client.timeout / (attempts + 1)
-
-    def finish(request: Request, outcome: Outcome) -> None:
-        if outcome in retry_on:
-            tries = getattr(request, "tries", 0)
-            if tries < attempts:
-                request.tries = tries + 1
-                wait = backoff()
-                request.t_try = env._now + wait
-                request.pod = None
-                log.append((env._now, client.index))
-                env.schedule(Wakeup(env, lambda r: client._connect(r), request), NORMAL, wait)
-                return
-        base_finish(request, outcome)
-
-    client.finish = finish  # type: ignore[method-assign]

@@ -27,8 +27,7 @@ connections.
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-from netsim.model.dns import ClusterDns, NoDns
+from typing import Any
 
 SLOTS_PER_REPLICA = 2
 """Slots reserved per replica of the ``from:`` Deployment's largest size (surge pods need slots too)."""
@@ -45,14 +44,13 @@ def sender_slots(deployment: str, replicas: int, churn: Sequence, autoscalers: S
 class LiveSenders:
     """The current senders of one in-cluster client: ``pick(u)`` gives ``(slot, node up)``; slot -1: none."""
 
-    def __init__(self, pod_nodes: list[int], node_up: Sequence[bool], dns: ClusterDns | NoDns, offset: int,
+    def __init__(self, pod_nodes: list[int], node_up: Sequence[bool], discovery: Any,
                  pods: Sequence[int] | None = None) -> None:
         """``pods``: the World pod in each slot (a ``from:`` client), or None for one fixed pod per node."""
         self.pod_nodes = pod_nodes
-        """Shared with the client: the node of each slot."""
+        """Shared with the client's route: the node of each slot."""
         self.node_up = node_up
-        self._dns = dns
-        self._offset = offset
+        self._discovery = discovery
         self.per_node = pods is None
         self.slot_pod = [] if pods is None else list(pods) + [-1] * (len(pod_nodes) - len(pods))
         self.ready = [] if pods is None else [k for k in range(len(pods))]
@@ -78,9 +76,7 @@ class LiveSenders:
             slot = self.slot_pod.index(-1)
             self.slot_pod[slot] = pod
             self.pod_nodes[slot] = node
-            forget = getattr(self._dns, "forget", None)
-            if forget is not None:
-                forget(self._offset + slot)
+            self._discovery.forget(slot)
         elif not ready and slot >= 0:
             self.slot_pod[slot] = -1
         else:

@@ -1,55 +1,65 @@
-"""Where a request enters the cluster's data plane, by Service type and client location.
+"""Where a request enters the cluster's data plane and how it reaches its pod, by Service type and sender.
 
-The in-cluster ClusterIP path lives in :mod:`netsim.model.client` and stays the
-fastest. The paths here replace a client's ``_connect`` (and, for external
-clients, its ``respond``) when the World builds it:
+An entry is the part of a route (model/route.py) between the connection layer
+and the pod. It knows how a *new connection* finds its endpoint and what the
+way there and back costs; the connection layer (model/connections.py) decides
+when a request needs a new connection. Every entry offers the same calls:
 
+- ``connect(request)``: a connection of its own for this one request (the
+  ``per-request`` mode): choose the endpoint, travel to the pod;
+- ``open(request) -> Connection | None``: open a pooled connection (choose its
+  endpoint once; conntrack pins it); None when the attempt ended the try;
+- ``deliver(request, conn, first)``: send a request on an open connection;
+- ``respond(request, outcome)``: the pod answered; the answer travels back and
+  ends the try on the request's route;
+- ``broken(conn)``: whether an open connection no longer works.
+
+The entries:
+
+- :class:`ClusterIpEntry`: in-cluster senders (client pods, calling pods): the
+  sender node's kube-proxy DNATs the Service's cluster IP to an endpoint
+  (internalTrafficPolicy, topology and ``sessionAffinity: ClientIP`` applied by
+  that node's rules), and a new connection's first packet pays for rule
+  evaluation (model/first_packet.py).
 - :class:`NodePortEntry`: an external client connects to a node's IP at the
   nodePort (over the internet); that node's kube-proxy applies
   ``externalTrafficPolicy``: ``Cluster`` picks any ready endpoint (a remote one
   costs a hop to its node, and the node SNATs, so the pod never sees the client
-  IP and the response returns through the entry node), ``Local`` only this node's
-  ready endpoints (none: dropped, :attr:`Outcome.NO_LOCAL_ENDPOINT`; client IP
-  kept).
+  IP and the response returns through the entry node), ``Local`` only this
+  node's ready endpoints (none: dropped, :attr:`Outcome.NO_LOCAL_ENDPOINT`;
+  client IP kept).
 - :class:`LoadBalancerEntry`: external client → cloud LB zone front end
   (:mod:`netsim.model.load_balancer`) → a node at the nodePort, then as above
   (``instance`` targets), or the pod directly (``ip`` targets, no kube-proxy).
 - :class:`ExternalNameEntry`: the Service is a CNAME; after DNS (CNAME chased
   upstream), the request crosses the internet to the outside host and back.
-- :class:`AffinityEntry`: in-cluster traffic to a ``sessionAffinity: ClientIP``
-  Service: the node's kube-proxy remembers which endpoint each client IP got.
-- :func:`discovery_guard`: requests fail with :attr:`Outcome.DISCOVERY` while the
-  client cannot find the Service (NXDOMAIN, or env vars from before it existed).
 
-Pooled connections of external clients (model/connections.py) open through
-``open`` (the entry and endpoint choice, once per connection) and send each
-request along the fixed path with ``outbound``; per-request clients keep
-``connect``.
-
-Hops (the ``entry_hops`` column) count links crossed before the entry node:
+Hops (the ``entry_hops`` figure) count links crossed before the entry node:
 internet = 1, LB → node = 1; metrics add 1 when the pod runs on another node
-than the entry node.
+than the entry node. A node that is down answers nothing: a try sent to it ends
+at its deadline (model/deadlines.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from heapq import heappush
 from typing import Any
 
 import numpy as np
-from simpy.core import NORMAL
 
 from netsim.distributions import BlockSampler
-from netsim.model.events import Wakeup
+from netsim.model.events import PRIORITY, Environment, Wakeup
 from netsim.model.kube_proxy import ClientIpAffinity, KubeProxy
 from netsim.model.load_balancer import NO_TARGET, CloudLoadBalancer
 from netsim.model.network import Locality, Network
-from netsim.model.pod import time_out
-from netsim.model.request import Outcome, Request
+from netsim.model.request import Outcome, Request, add_proxy_cost
 from netsim.routing import EndpointTable
 
 EXTERNAL_IP_BASE = 1 << 24
-"""Client-IP numbering: in-cluster pods are 0.., external sources EXTERNAL_IP_BASE + client·2^16 + source."""
+"""Client-IP numbering: in-cluster client pods are 0.., calling pods CALLER_IP_BASE + pod,
+external sources EXTERNAL_IP_BASE + client·2^16 + source."""
+CALLER_IP_BASE = 1 << 22
 LB_IP_BASE = 1 << 40
 """A proxying LB's zone front ends (the address nodes see behind an ``aws-clb``)."""
 
@@ -58,46 +68,218 @@ def external_ip(client: int, source: int) -> int:
     return EXTERNAL_IP_BASE + (client << 16) + source
 
 
-class _Path:
-    """What every entry path needs from its client: the clock, the scheduler, the network, the pods."""
-
-    def __init__(self, client: Any, network: Network, pods: Sequence[Any]) -> None:
-        self.client = client
-        self.env = client.env
-        self._network = network
-        self._pods = pods
-        self._finish = client.finish
-
-    def _later(self, delay: float, fn: Callable[[Any], None], arg: Any) -> None:
-        if delay > 0.0:
-            self.env.schedule(Wakeup(self.env, fn, arg), NORMAL, delay)
-        else:
-            fn(arg)
-
-    def _ended(self, args: tuple[Request, Outcome]) -> None:
-        self._finish(*args)
-
-
 def no_endpoint_outcome(table: EndpointTable, local: bool) -> Outcome:
     """Why kube-proxy found no endpoint: a Local policy on a node without one, or none ready at all."""
     return Outcome.NO_LOCAL_ENDPOINT if local and bool(table.ready.any()) else Outcome.REFUSED
 
 
-class _NodeProxyPath(_Path):
-    """The part shared by NodePort and instance-target LB traffic: a node's kube-proxy, then the pod."""
+class Connection:
+    """One TCP connection, pinned by conntrack to ``pod`` through ``picker``'s node."""
+
+    __slots__ = ("id", "pod", "picker", "opened", "requests", "in_flight", "retired", "node", "via", "target", "source")
+
+    def __init__(self, ident: int, pod: Any, picker: Any, opened: float) -> None:
+        self.id = ident
+        self.pod = pod
+        self.picker = picker
+        self.opened = opened
+        self.requests = 0
+        self.in_flight = 0
+        self.retired = False
+        self.node = -1
+        """External connections: the entry node (conntrack lives there)."""
+        self.via = -1
+        self.target = -1
+        self.source = 0
+
+
+class _NoProxy:
+    """The picker of a connection that no kube-proxy chose (LB ``ip`` targets): nothing to release."""
+
+    @staticmethod
+    def release(pod: int) -> None:
+        return None
+
+
+NO_PROXY = _NoProxy()
+
+
+class Entry:
+    """What every entry shares: the clock, the network, the pods, and how a try's answer travels."""
+
+    def __init__(self, env: Environment, network: Network, pods: Sequence[Any]) -> None:
+        self.env = env
+        self._network = network
+        self._pods = pods
+        self._hops_free = network.is_free()
+        self.connection_ids: Any = None
+        """A shared counter of connection ids, set by the route builder."""
+        self.entry_hops = 0
+        """Links crossed before the entry node (0 in-cluster, 1 NodePort or the internet, 2 via a cloud LB)."""
+        self.answers_directly = False
+        """The way back costs nothing and does nothing: the route may take the pod's answer itself."""
+        self.client_ip_preserved = 1
+        """1 when pods see the sender's own IP (no SNAT, no proxying LB on the way)."""
+
+    def _later(self, delay: float, fn: Callable[[Any], None], arg: Any) -> None:
+        if delay > 0.0:
+            env = self.env
+            heappush(env.heap, (env.time + delay, PRIORITY, next(env.ids), Wakeup(env, fn, arg)))
+        else:
+            fn(arg)
+
+    @staticmethod
+    def _ended(args: tuple[Request, Outcome]) -> None:
+        request, outcome = args
+        request.route.answered(request, outcome)
+
+    def broken(self, conn: Connection) -> bool:
+        """Conntrack's end of the connection is gone: its pod went away (the next use finds it reset)."""
+        return conn.pod.gone
+
+
+class ClusterIpEntry(Entry):
+    """An in-cluster sender's node DNATs the cluster IP to an endpoint; the request crosses to its pod."""
 
     def __init__(
-        self, client: Any, network: Network, pods: Sequence[Any], proxies: Sequence[KubeProxy], service: int,
-        table: EndpointTable, local: bool,
+        self, env: Environment, network: Network, pods: Sequence[Any], proxies: Sequence[KubeProxy], service: int,
+        table: EndpointTable, local: bool, first_packet: Callable[[int], Callable[[], float] | None],
+        affinity: bool,
     ) -> None:
-        super().__init__(client, network, pods)
+        super().__init__(env, network, pods)
+        self._pickers = [p.picker(service) for p in proxies]
+        self._affinity: list[ClientIpAffinity] | None = [p.affinity[service] for p in proxies] if affinity else None
+        self._table = table
+        self._local = local
+        self._first_packet_of = first_packet
+        self._first_packet: list[Callable[[], float] | bool | None] = [False] * len(proxies)
+        """Per node, the first-packet cost sampler (False: not built yet; None: this mode costs nothing)."""
+        self.answers_directly = self._hops_free
+
+    def picker(self, node: int) -> Any:
+        return self._pickers[node]
+
+    def _first_packet_cost(self, node: int) -> float:
+        cost = self._first_packet[node]
+        if cost is False:
+            cost = self._first_packet[node] = self._first_packet_of(node)
+        return cost() if cost is not None else 0.0  # type: ignore[operator]
+
+    @staticmethod
+    def _source(request: Request) -> int:
+        """The sending pod's IP (what hashing schedulers and session affinity key on)."""
+        return request.route.slot_source[request.slot]
+
+    def _pick(self, request: Request) -> int:
+        node = request.node
+        if self._affinity is not None:
+            return self._affinity[node].pick(self._source(request), self.env.time, self._pickers[node])
+        return self._pickers[node](self._source(request))
+
+    def no_endpoint(self) -> Outcome:
+        return no_endpoint_outcome(self._table, True) if self._local else Outcome.REFUSED
+
+    def connect(self, request: Request) -> None:
+        """A new connection for one request: this node's rules pick the endpoint, the first packet pays for them."""
+        node = request.node
+        if self._affinity is not None:
+            pod_index = self._affinity[node].pick(self._source(request), self.env.time, self._pickers[node])
+        else:
+            pod_index = self._pickers[node]()
+        if pod_index < 0:
+            request.route.answered(request, self.no_endpoint())
+            return
+        pod = self._pods[pod_index]
+        if self._hops_free:
+            pod.accept(request)
+            return
+        request.pod = pod
+        hop = self._network.delay(node, pod.node)
+        cost = self._first_packet[node]
+        if cost is False:
+            cost = self._first_packet[node] = self._first_packet_of(node)
+        if cost is not None:
+            paid = cost()  # type: ignore[operator]
+            add_proxy_cost(request, paid)
+            hop += paid
+        if hop > 0.0:
+            env = self.env
+            heappush(env.heap, (env.time + hop, PRIORITY, next(env.ids), Wakeup(env, pod.accept, request)))
+        else:
+            pod.accept(request)
+
+    def open(self, request: Request) -> Connection | None:
+        """A pooled connection opens: the sender node's rules pick its endpoint once (conntrack)."""
+        node = request.node
+        picker = self._pickers[node]
+        pod_index = self._pick(request)
+        if pod_index < 0:
+            request.route.answered(request, self.no_endpoint())
+            return None
+        return Connection(next(self.connection_ids), self._pods[pod_index], picker, self.env.time)
+
+    def deliver(self, request: Request, conn: Connection, first: bool) -> None:
+        """The request travels on ``conn`` to its pinned pod (the first packet pays rule evaluation)."""
+        pod = conn.pod
+        if self._hops_free:
+            pod.accept(request)
+            return
+        request.pod = pod
+        hop = self._network.delay(request.node, pod.node)
+        if first:
+            paid = self._first_packet_cost(request.node)
+            add_proxy_cost(request, paid)
+            hop += paid
+        self._later(hop, pod.accept, request)
+
+    def respond(self, request: Request, outcome: Outcome) -> None:
+        """The pod answered (``OK``) or turned it away; the response crosses back."""
+        if not self._hops_free:
+            hop = self._network.delay(request.pod.node, request.node)
+            if hop > 0.0:
+                env = self.env
+                heappush(env.heap, (env.time + hop, PRIORITY, next(env.ids), Wakeup(env, self._ended, (request, outcome))))
+                return
+        request.route.answered(request, outcome)
+
+
+class ExternalNameEntry(Entry):
+    """A CNAME to a host outside: the internet both ways plus the host's own time; no kube-proxy, no pod."""
+
+    def __init__(self, env: Environment, network: Network, pods: Sequence[Any], host_time: BlockSampler) -> None:
+        super().__init__(env, network, pods)
+        self._host_time = host_time
+        self.entry_hops, self.client_ip_preserved = 1, 0
+
+    def connect(self, request: Request) -> None:
+        network = self._network
+        out, host, back = network.delay_of(Locality.INTERNET), self._host_time(), network.delay_of(Locality.INTERNET)
+        request.t_pod = request.t_start = self.env.time + out  # the outside host's time counts as its work
+        request.t_done = request.t_start + host
+        self._later(out + host + back, self._ended, (request, Outcome.OK))
+
+    def open(self, request: Request) -> Connection | None:  # pragma: no cover - ExternalName routes are per-request
+        raise NotImplementedError("an ExternalName host is reached with a connection per request")
+
+    def respond(self, request: Request, outcome: Outcome) -> None:  # pragma: no cover - no pod answers here
+        request.route.answered(request, outcome)
+
+
+class _NodeProxyEntry(Entry):
+    """What NodePort and instance-target LB traffic share: a node's kube-proxy at the nodePort, then the pod."""
+
+    def __init__(
+        self, env: Environment, network: Network, pods: Sequence[Any], proxies: Sequence[KubeProxy], service: int,
+        table: EndpointTable, local: bool, client: int, node_up: list[bool] | None,
+    ) -> None:
+        super().__init__(env, network, pods)
         self._pickers = [p.external_picker(service) for p in proxies]
         self._affinity: list[ClientIpAffinity | None] = [p.affinity.get(service) for p in proxies]
         self._table = table
         self._local = local
-
-    node_up: list[bool] | None = None
-    """Set by the World under churn: a node that is down black-holes what is sent to it."""
+        self._client = client
+        self._node_up = node_up
+        """The nodes' state under churn (a node that is down black-holes what is sent to it); None without."""
 
     def _at_node(self, request: Request) -> None:
         """The packet reaches ``request.node`` at the nodePort: that node's kube-proxy DNATs it."""
@@ -108,70 +290,83 @@ class _NodeProxyPath(_Path):
         request.pod = pod
         self._later(self._network.delay(request.node, pod.node), pod.accept, request)
 
-
     def _pin(self, request: Request) -> tuple[int, Any] | None:
         """A new connection reaches ``request.node``: its kube-proxy chooses the endpoint once (conntrack).
 
-        Returns ``(pod index, picker)``, or None when the attempt ended the request
-        (the node is dark: nobody answers, a timeout; no endpoint: refused or dropped).
+        Returns ``(pod index, picker)``, or None when the attempt ended the try here (no
+        endpoint: refused or dropped) or will end it at its deadline (a dark node).
         """
         node = request.node
-        if self.node_up is not None and not self.node_up[node]:
-            time_out(request)
-            return None
+        if self._node_up is not None and not self._node_up[node]:
+            return None  # nobody answers: the try times out
         affinity = self._affinity[node]
         picker = self._pickers[node]
-        pod_index = affinity.pick(request.source, self.env._now, picker) if affinity is not None else picker()
+        pod_index = affinity.pick(request.source, self.env.time, picker) if affinity is not None else picker()
         if pod_index < 0:
-            self._finish(request, no_endpoint_outcome(self._table, self._local))
+            request.route.answered(request, no_endpoint_outcome(self._table, self._local))
             return None
         return pod_index, picker
 
     def entry_down(self, node: int) -> bool:
         """Whether the node a connection entered at has gone dark (its conntrack entry with it)."""
-        return self.node_up is not None and not self.node_up[node]
+        return self._node_up is not None and not self._node_up[node]
+
+    def broken(self, conn: Connection) -> bool:
+        return conn.pod.gone or self.entry_down(conn.node)
+
+    def _connection(self, request: Request, pod_index: int, picker: Any, target: int) -> Connection:
+        conn = Connection(next(self.connection_ids), self._pods[pod_index], picker, self.env.time)
+        conn.node, conn.via, conn.source, conn.target = request.node, request.via, request.source, target
+        return conn
+
+    def deliver(self, request: Request, conn: Connection, first: bool) -> None:
+        """The request takes the connection's fixed path: its entry, its pod."""
+        request.node = conn.node
+        request.via = conn.via
+        request.source = conn.source
+        pod = conn.pod
+        request.pod = pod
+        self._later(self.outbound(request), pod.accept, request)
+
+    def outbound(self, request: Request) -> float:  # pragma: no cover - overridden
+        raise NotImplementedError
 
 
-class NodePortEntry(_NodeProxyPath):
+class NodePortEntry(_NodeProxyEntry):
     """External client → a node IP at the nodePort (uniform over ``entry_nodes``) → kube-proxy → pod."""
 
     def __init__(
-        self, client: Any, network: Network, pods: Sequence[Any], proxies: Sequence[KubeProxy], service: int,
-        table: EndpointTable, local: bool, entry_nodes: Sequence[int], rng: np.random.Generator,
+        self, env: Environment, network: Network, pods: Sequence[Any], proxies: Sequence[KubeProxy], service: int,
+        table: EndpointTable, local: bool, client: int, node_up: list[bool] | None, entry_nodes: Sequence[int],
+        rng: np.random.Generator,
     ) -> None:
-        super().__init__(client, network, pods, proxies, service, table, local)
+        super().__init__(env, network, pods, proxies, service, table, local, client, node_up)
         self._entry_nodes = list(entry_nodes)
         self._rng = rng
+        self.entry_hops, self.client_ip_preserved = 1, int(local)
         self._entries: list[int] = []
         self._i = 0
 
-    def connect(self, request: Request) -> None:
+    def _enter(self, request: Request) -> None:
+        """Choose the node the connection enters at (uniform over the entry nodes)."""
         i = self._i
         if i >= len(self._entries):
             self._entries = np.asarray(self._entry_nodes)[self._rng.integers(0, len(self._entry_nodes), 4096)].tolist()
             i = 0
         self._i = i + 1
         request.node = self._entries[i]
-        request.source = external_ip(self.client.index, request.client_pod)
+        request.source = external_ip(self._client, request.slot)
         request.via = -1
+
+    def connect(self, request: Request) -> None:
+        self._enter(request)
         self._later(self._network.delay_of(Locality.INTERNET), self._at_node, request)
 
-    def open(self, request: Request) -> tuple[int, Any, int] | None:
-        """A pooled connection opens: an entry node as :meth:`connect` chooses one, then its kube-proxy's pick.
-
-        Sets ``request.node``, ``source`` and ``via``; returns ``(pod index, picker, target)``
-        (target -1: no LB), or None when the attempt ended the request.
-        """
-        i = self._i
-        if i >= len(self._entries):
-            self._entries = np.asarray(self._entry_nodes)[self._rng.integers(0, len(self._entry_nodes), 4096)].tolist()
-            i = 0
-        self._i = i + 1
-        request.node = self._entries[i]
-        request.source = external_ip(self.client.index, request.client_pod)
-        request.via = -1
+    def open(self, request: Request) -> Connection | None:
+        """A pooled connection opens: an entry node as :meth:`connect` chooses one, then its kube-proxy's pick."""
+        self._enter(request)
         pinned = self._pin(request)
-        return None if pinned is None else (*pinned, -1)
+        return None if pinned is None else self._connection(request, *pinned, -1)
 
     def outbound(self, request: Request) -> float:
         """A request on an open connection: the internet to its entry node, then on to its pinned pod."""
@@ -183,21 +378,22 @@ class NodePortEntry(_NodeProxyPath):
         self._later(delay, self._ended, (request, outcome))
 
 
-class LoadBalancerEntry(_NodeProxyPath):
+class LoadBalancerEntry(_NodeProxyEntry):
     """External client → cloud LB → node at the nodePort → kube-proxy → pod, or LB → pod (``ip`` targets)."""
 
     def __init__(
-        self, client: Any, network: Network, pods: Sequence[Any], proxies: Sequence[KubeProxy], service: int,
-        table: EndpointTable, local: bool, lb: CloudLoadBalancer, latency: BlockSampler,
+        self, env: Environment, network: Network, pods: Sequence[Any], proxies: Sequence[KubeProxy], service: int,
+        table: EndpointTable, local: bool, client: int, node_up: list[bool] | None, lb: CloudLoadBalancer,
+        latency: BlockSampler,
     ) -> None:
-        super().__init__(client, network, pods, proxies, service, table, local)
+        super().__init__(env, network, pods, proxies, service, table, local, client, node_up)
         self._lb = lb
         self._lb_latency = latency
-        self._seen: list[list[int]] | None = None  # the LB's candidate lists last seen (pooled connections)
-        self._serving: list[set[int]] = []
+        self.entry_hops = 2
+        self.client_ip_preserved = int(lb.spec.preserves_client_ip and (local or not lb.instance))
 
     def connect(self, request: Request) -> None:
-        request.source = external_ip(self.client.index, request.client_pod)
+        request.source = external_ip(self._client, request.slot)
         self._later(self._network.delay_of(Locality.INTERNET), self._at_lb, request)
 
     def _at_lb(self, request: Request) -> None:
@@ -205,61 +401,61 @@ class LoadBalancerEntry(_NodeProxyPath):
         zone, target = lb.route(request.source)
         request.via = zone
         if target == NO_TARGET:
-            self._finish(request, Outcome.REFUSED)
+            request.route.answered(request, Outcome.REFUSED)
             return
         network = self._network
         if lb.instance:
             request.node = target
             if not lb.spec.preserves_client_ip:
                 request.source = LB_IP_BASE + zone  # a proxying LB: the node sees the LB's address
-            delay = self._lb_latency() + network.delay_of(lb.leg(zone, target))
-            self._later(delay, self._at_node, request)
+            forward = self._lb_latency()
+            add_proxy_cost(request, forward)
+            self._later(forward + network.delay_of(lb.leg(zone, target)), self._at_node, request)
             return
-        pod_index = int(self._table.pods[target])
-        pod = self._pods[pod_index]
+        pod = self._pods[int(self._table.pods[target])]
         request.node = pod.node  # ip targets enter the data plane at the pod's own node
         request.pod = pod  # a target the LB still uses may be gone: the pod's state decides (refused, timeout)
-        self._later(self._lb_latency() + network.delay_of(lb.leg(zone, pod.node)), pod.accept, request)
+        forward = self._lb_latency()
+        add_proxy_cost(request, forward)
+        self._later(forward + network.delay_of(lb.leg(zone, pod.node)), pod.accept, request)
 
-    def open(self, request: Request) -> tuple[int, Any, int] | None:
+    def open(self, request: Request) -> Connection | None:
         """A pooled connection opens: the LB's algorithm picks a target for its 5-tuple, once.
 
         Instance targets: the target node's kube-proxy then picks the endpoint (conntrack);
-        ``ip`` targets are the pod itself. Sets ``request.node``, ``source`` and ``via``;
-        returns ``(pod index, picker or None, target)``, or None when the attempt ended the request.
+        ``ip`` targets are the pod itself.
         """
-        request.source = external_ip(self.client.index, request.client_pod)
+        request.source = external_ip(self._client, request.slot)
         lb = self._lb
         zone, target = lb.route(request.source)
         request.via = zone
         if target == NO_TARGET:
-            self._finish(request, Outcome.REFUSED)
+            request.route.answered(request, Outcome.REFUSED)
             return None
         if not lb.instance:
             pod_index = int(self._table.pods[target])
             request.node = self._pods[pod_index].node
-            return pod_index, None, target
+            return self._connection(request, pod_index, NO_PROXY, target)
         request.node = target
         if not lb.spec.preserves_client_ip:
             request.source = LB_IP_BASE + zone
         pinned = self._pin(request)
-        return None if pinned is None else (*pinned, target)
+        return None if pinned is None else self._connection(request, *pinned, target)
 
-    def target_removed(self, zone: int, target: int) -> bool:
-        """Whether zone front end ``zone`` no longer sends to ``target``: health checks (or
-        deregistration) took it out of the LB's candidates, so the LB resets the connections it
-        had sent there. While it fails open, the LB keeps using unhealthy targets, and so do they."""
-        candidates = self._lb._candidates  # the LB's own current choice set, rebuilt on every change
-        if candidates is not self._seen:
-            self._seen = candidates
-            self._serving = [set(c) for c in candidates]
-        return target not in self._serving[zone]
+    def broken(self, conn: Connection) -> bool:
+        """Also broken when the LB took the connection's target out of service: it resets the connection.
+
+        While it fails open, the LB keeps using unhealthy targets, and so do their connections.
+        """
+        return super().broken(conn) or not self._lb.serves(conn.via, conn.target)
 
     def outbound(self, request: Request) -> float:
         """A request on an open connection: internet, LB, the target node and on to the pod (or the pod)."""
         network = self._network
         lb = self._lb
-        delay = network.delay_of(Locality.INTERNET) + self._lb_latency() + network.delay_of(lb.leg(request.via, request.node))
+        forward = self._lb_latency()
+        add_proxy_cost(request, forward)
+        delay = network.delay_of(Locality.INTERNET) + forward + network.delay_of(lb.leg(request.via, request.node))
         if lb.instance:
             delay += network.delay(request.node, request.pod.node)
         return delay
@@ -268,68 +464,8 @@ class LoadBalancerEntry(_NodeProxyPath):
         network = self._network
         pod_node = request.pod.node
         delay = network.delay(pod_node, request.node) if self._lb.instance else 0.0
-        delay += network.delay_of(self._lb.leg(request.via, request.node)) + self._lb_latency()
-        delay += network.delay_of(Locality.INTERNET)
+        delay += network.delay_of(self._lb.leg(request.via, request.node))
+        back = self._lb_latency()
+        add_proxy_cost(request, back)
+        delay += back + network.delay_of(Locality.INTERNET)
         self._later(delay, self._ended, (request, outcome))
-
-
-class ExternalNameEntry(_Path):
-    """A CNAME to a host outside: the internet both ways plus the host's own time; no kube-proxy, no pod."""
-
-    def __init__(self, client: Any, network: Network, pods: Sequence[Any], host_time: BlockSampler) -> None:
-        super().__init__(client, network, pods)
-        self._host_time = host_time
-
-    def connect(self, request: Request) -> None:
-        network = self._network
-        delay = network.delay_of(Locality.INTERNET) + self._host_time() + network.delay_of(Locality.INTERNET)
-        self._later(delay, self._ended, (request, Outcome.OK))
-
-
-class AffinityEntry(_Path):
-    """In-cluster traffic to a ClientIP-affinity Service: the client pod's node remembers its endpoint."""
-
-    def __init__(
-        self, client: Any, network: Network, pods: Sequence[Any], proxies: Sequence[KubeProxy], service: int,
-        table: EndpointTable, local: bool,
-    ) -> None:
-        super().__init__(client, network, pods)
-        self._pickers = [p.picker(service) for p in proxies]
-        self._affinity = [p.affinity[service] for p in proxies]
-        self._table = table
-        self._local = local
-        self._offset = client.pod_offset
-
-    def connect(self, request: Request) -> None:
-        node = request.node
-        pod_index = self._affinity[node].pick(self._offset + request.client_pod, self.env._now, self._pickers[node])
-        if pod_index < 0:
-            self._finish(request, no_endpoint_outcome(self._table, self._local))
-            return
-        pod = self._pods[pod_index]
-        request.pod = pod
-        self._later(self._network.delay(node, pod.node), pod.accept, request)
-
-
-def discovery_guard(client: Any, connect: Callable[[Request], None], nxdomain: list[bool] | None) -> Callable[[Request], None]:
-    """Wrap ``connect``: fail with DISCOVERY when the client cannot know the Service.
-
-    ``nxdomain`` (the DNS's per-client-pod flags) for DNS discovery; ``None`` for a
-    client whose env vars predate the Service, which can never find it until its
-    pods restart.
-    """
-    finish = client.finish
-    offset = client.pod_offset
-
-    if nxdomain is None:
-        def unknown(request: Request) -> None:
-            finish(request, Outcome.DISCOVERY)
-        return unknown
-
-    def guarded(request: Request) -> None:
-        if nxdomain[offset + request.client_pod]:
-            finish(request, Outcome.DISCOVERY)
-        else:
-            connect(request)
-
-    return guarded

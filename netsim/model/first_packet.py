@@ -63,6 +63,21 @@ def extra_cost_s(mode: str, services: int, u: np.ndarray) -> np.ndarray:
     return np.maximum(mine - base, 0.0) * 1e-3
 
 
+def costs_nothing(config, services: int) -> bool:  # type: ignore[no-untyped-def]
+    """Whether every new connection's first packet costs exactly 0 in this mode (then no sampler is built).
+
+    ``measured``: every mode but iptables is the nftables row itself, and iptables with no
+    Services in the cluster interpolates to it. ``linear``: the mode's constant is 0 (and, for
+    iptables, so is the per-rule cost).
+    """
+    fp = config.first_packet
+    if fp.model == "measured":
+        return config.mode != "iptables" or services <= 0
+    if config.mode == "iptables":
+        return fp.iptables == 0.0 and fp.iptables_per_service == 0.0
+    return (fp.ipvs if config.mode == "ipvs" else fp.nftables) == 0.0
+
+
 class FirstPacketCost:
     """One node's first-packet cost for one client's Service, per new connection.
 

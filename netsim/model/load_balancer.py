@@ -49,7 +49,7 @@ not-ready but running pod stays registered.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import simpy
@@ -84,10 +84,14 @@ class CloudLoadBalancer:
         local_policy: bool,
         nodes: Sequence[NodeSpec],
         table: EndpointTable,
-        pod_names: Sequence[str],
+        pods: Sequence[Any],
         rng: np.random.Generator,
         health_rng: np.random.Generator,
+        probe: Callable[[CloudLoadBalancer, int], bool | None] | None = None,
+        on_in_service: Callable[[int], None] | None = None,
     ) -> None:
+        """``probe(lb, target)``: what a target really answers under churn (node up, pod serving, the node's own
+        view); None: the static answer from the table. ``on_in_service(target)``: health checks put it in service."""
         self.env = env
         self.spec = spec
         self.name = name
@@ -103,20 +107,20 @@ class CloudLoadBalancer:
             self.target_zone = node_zone
         else:
             self.targets = list(range(len(table)))
-            self._keys = [pod_names[p] for p in table.pods.tolist()]
+            self._keys = [pods[p].name for p in table.pods.tolist()]
             self.target_zone = [node_zone[n] for n in table.nodes.tolist()]
         self.check: HealthCheckSpec = spec.local_health_check if (self.instance and local_policy) else spec.cluster_health_check
-        self.in_service = [bool(self.probe(t)) for t in range(len(self.targets))]
+        self.probe_fn = probe
+        self.on_in_service = on_in_service
+        self.in_service = [self._static_probe(t) for t in range(len(self.targets))]
         self.changes: list[tuple[float, int, bool]] = []
         self.deregistered: set[int] = set()
         """``ip`` targets whose pod is Terminating and whose deregistration has taken effect."""
         self.initial: set[int] = set()
         """``ip`` targets registered during the run and not yet judged healthy or unhealthy: no traffic, not even failing open."""
-        self.on_in_service: Callable[[int], None] | None = None
-        """Called with the target when health checks put it in service (readiness gates)."""
         self._rng = rng
         self._health_rng = health_rng
-        self._pod_names: Callable[[int], str] = lambda p: pod_names[p] if p < len(pod_names) else f"pod-{p}"
+        self._pods = pods
         self._uniforms: list[float] = []
         self._port_hashes: list[int] = []
         self._i = 0
@@ -127,13 +131,14 @@ class CloudLoadBalancer:
 
     # -- health checks -------------------------------------------------------------------------
 
-    probe_fn: Callable[[CloudLoadBalancer, int], bool | None] | None = None
-    """Set by the World under churn: what a target really answers (node up, pod serving, node's own view)."""
-
     def probe(self, target: int) -> bool | None:
         """What the target answers to a health check now: pass, fail, or None when nothing answers."""
         if self.probe_fn is not None:
             return self.probe_fn(self, target)
+        return self._static_probe(target)
+
+    def _static_probe(self, target: int) -> bool:
+        """What the endpoints say, the LB having been set up long before the run (the state at the start)."""
         if self.instance:
             if not self.local_policy:
                 return True  # kube-proxy's /healthz on 10256: the node and its kube-proxy are up
@@ -152,7 +157,7 @@ class CloudLoadBalancer:
             return
         for position in range(len(self.targets), len(self.table)):
             self.targets.append(position)
-            self._keys.append(self._pod_names(int(self.table.pods[position])))
+            self._keys.append(self._pods[int(self.table.pods[position])].name)
             self.target_zone.append(self.node_zone[int(self.table.nodes[position])])
             self.in_service.append(False)
             self.initial.add(position)
@@ -221,6 +226,7 @@ class CloudLoadBalancer:
             for z in range(len(self.zone_names))
         ]
         self._live_zones = [z for z, c in enumerate(self._candidates) if c]
+        self._serving = [{self.targets[t] for t in c} for c in self._candidates]
         if self.spec.algorithm == "maglev":
             self._maglev = [self._table_for(tuple(c)) for c in self._candidates]
 
@@ -262,6 +268,11 @@ class CloudLoadBalancer:
             return zone, self.targets[candidates[flow % len(candidates)]]
         table = self._maglev[zone]
         return zone, self.targets[candidates[int(table[flow % table.size])]]
+
+    def serves(self, zone: int, target: int) -> bool:
+        """Whether zone front end ``zone`` sends new connections to ``target`` now (health checks, deregistration;
+        while failing open, unhealthy targets too)."""
+        return target in self._serving[zone]
 
     def leg(self, zone: int, node: int) -> Locality:
         """Locality of the hop between a zone front end and a node."""

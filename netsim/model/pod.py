@@ -1,17 +1,26 @@
 """A pod serving requests: ``concurrency`` workers in front of a FIFO waiting room.
 
 A request that finds a free worker starts at once; otherwise it waits its turn,
-unless ``queue_limit`` requests already wait, in which case the pod answers at
-once with an error (HTTP 503): an overloaded system must not grow without bound.
+unless ``queue_limit`` new requests already wait, in which case the pod answers
+at once with an error (HTTP 503): an overloaded system must not grow without
+bound. What a worker does with a request is its operation (model/operations.py):
+the plain operation is one step of work (``service_time``), served here by the
+pod itself (the hot path); an operation with calls runs as a :class:`Job`. A job
+whose Deployment frees its worker at each call (``hold_worker: false``, an event
+loop) takes a worker again to go on after the call: that continuation joins the
+tail of the same FIFO, is not counted against ``queue_limit`` and is never
+rejected.
 
 What a request meets depends on the pod's process (set by
 :mod:`netsim.model.pod_lifecycle`): a serving process takes it; a process that
 is not listening (not started yet, crashed, past SIGTERM, or the pod is gone
 while its node is up) refuses it; a hung process, or a pod on a failed node,
-never answers (the client times out). The serving path pays nothing for the
-other states: a state change switches the pod's class to one whose ``accept``
-and ``_finish`` behave as that state needs (same slots, so Python allows it) and
-re-targets the pod's pending events on the heap (a rare, O(heap) step).
+never answers (the sender times out at its deadline). After SIGTERM the
+process refuses new connections and finishes what it has, then exits.
+
+Every worker-second is counted in :attr:`Pod.busy_s` (when the work starts, for
+the plain operation; when the worker is freed, for jobs): utilisation and the
+HPA's CPU figure come from it.
 """
 
 from __future__ import annotations
@@ -21,27 +30,24 @@ from collections.abc import Callable
 from heapq import heappush
 from typing import Any
 
-import simpy
-from simpy.core import NORMAL
-from simpy.events import Event
-
-from netsim.distributions import BlockSampler
-from netsim.model.events import Tick, Wakeup
+from netsim.model.events import PRIORITY, Environment, Tick
 from netsim.model.request import Outcome, Request
 
 SERVING, REFUSING, BLACKHOLE = "serving", "refusing", "blackhole"
+OK = Outcome.OK
 
 
 class Pod:
     __slots__ = (
         "env", "index", "name", "deployment", "node", "labels", "concurrency", "queue_limit",
-        "busy", "queue", "_service_time", "_queue", "_eid", "served", "gone",
-        "process", "on_drained", "revision", "created_at", "state", "_spare",
+        "busy", "queue", "service_time", "served", "gone", "process", "on_drained",
+        "revision", "created_at", "state", "_spare", "_rearm", "_workers", "_draws", "_next_draw", "_busy_done", "_busy_jobs", "programs", "jobs", "ended_at",
+        "continuations",
     )
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Environment,
         index: int,
         name: str,
         deployment: str,
@@ -49,7 +55,8 @@ class Pod:
         labels: dict[str, str],
         concurrency: int,
         queue_limit: int,
-        service_time: BlockSampler,
+        service_time: Callable[[], float],
+        programs: Any = None,
     ) -> None:
         self.env = env
         self.index = index
@@ -60,202 +67,214 @@ class Pod:
         self.concurrency = concurrency
         self.queue_limit = queue_limit
         self.busy = 0
-        self.queue: deque[Request] = deque()
-        self._service_time = service_time
-        self._queue = env._queue  # SimPy's event heap, pushed to directly (see model/events.py)
-        self._eid = env._eid
+        self.queue: deque[Any] = deque()
+        """Requests waiting for a worker, and (``hold_worker: false``) jobs waiting to go on."""
+        self.continuations = 0
+        """Jobs in :attr:`queue` going on after a call (they do not count against ``queue_limit``)."""
+        self.service_time = service_time
+        """Draws the plain operation's work (the workload's ``service_time``)."""
         self.served = 0
+        self._workers: list[Tick] = []
+        """The workers' events of the plain operation (at most ``concurrency`` at a time)."""
         self._spare: list[Tick] = []
         """Workers' events that have fired, kept for reuse: an idle pod's next request re-arms one."""
+        self._rearm = [self._finish]
+        """A worker event's callback list, reused: SimPy's loop only iterates it, nobody else holds it."""
+        self._draws: list[float] = []
+        self._next_draw = 0
+        """The plain operation's work times, a block at a time from ``service_time`` (indexed here: no call per draw)."""
+        self._busy_done = 0.0
+        """Work of the plain operation in blocks already used up (see :attr:`busy_s`)."""
+        self._busy_jobs = 0.0
+        """Worker-seconds held by jobs so far."""
+        self.programs = programs
+        """The Deployment's operations (model/operations.py), or None: every request is one step of work."""
+        self.jobs: set[Any] = set()
+        """Jobs (operations with calls) this pod is running."""
         self.gone = False
         """Connections to the pod's process are broken (deleted, crashed, past SIGTERM, node lost):
-        a client's pinned connection to it is dropped and re-opened elsewhere (model/connections.py)."""
+        a sender's pinned connection to it is dropped and re-opened elsewhere (model/connections.py)."""
         self.process = SERVING
         """``serving``, ``refusing`` (nothing listens) or ``blackhole`` (nothing answers)."""
         self.on_drained: Callable[[Pod], None] | None = None
-        """Called once the pod has no request left after SIGTERM (the process exits)."""
+        """After SIGTERM: called once the pod has no request left (the process exits)."""
         self.revision = 0
         """The Deployment template revision the pod was created from (rollouts bump it)."""
         self.created_at = 0.0
+        self.ended_at: float | None = None
+        """When the pod was gone for good (None while it exists)."""
         self.state = "Running"
-        """Lifecycle phase for reports: Pending, Starting, Running, Terminating, Crashed, Hung, Gone."""
+        """Lifecycle phase for reports: Pending, Starting, Running, Terminating, Crashed, Hung, Lost, Gone."""
 
     # -- the serving path ------------------------------------------------------------------
 
     def accept(self, request: Request) -> None:
-        """A request arrives at the pod's port."""
+        """A request arrives at the pod's port.
+
+        A free worker starts the plain operation here, or hands the request to the
+        Deployment's programs (a job).
+        """
         request.pod = self
+        if self.process is not SERVING:
+            self._turn_away(request)
+            return
+        env = self.env
+        now = env.time
+        request.t_pod = now
         if self.busy < self.concurrency:
             self.busy += 1
-            env = self.env
+            if self.programs is not None:
+                self.programs.start(self, request)
+                return
+            request.t_start = now
             if self._spare:
                 event = self._spare.pop()
-                event.callbacks = [self._finish]
-                event._value = request
+                event.callbacks = self._rearm
+                event.arg = request
             else:
                 event = Tick(env, self._finish, request)
-            heappush(self._queue, (env._now + self._service_time(), NORMAL, next(self._eid), event))
-        elif len(self.queue) < self.queue_limit:
+                self._workers.append(event)
+            k = self._next_draw
+            if k >= len(self._draws):
+                self._next_block()
+                k = 0
+            self._next_draw = k + 1
+            heappush(env.heap, (now + self._draws[k], PRIORITY, next(env.ids), event))
+        elif len(self.queue) - self.continuations < self.queue_limit:
             self.queue.append(request)
         else:
-            request.client.respond(request, Outcome.REJECTED)
+            request.route.respond(request, Outcome.REJECTED)
 
-    def _finish(self, event: Event) -> None:
-        """A worker is done: answer, and take the next waiting request if any.
+    def _finish(self, event: Tick) -> None:
+        """A worker is done with the plain operation: answer, and take the next waiting request if any.
 
         The worker's event is re-armed for the next request it takes (nothing
         else holds it once it has fired), which saves an allocation per request
         while the pod is busy.
         """
         self.served += 1
-        request = event._value
-        if self.queue:
-            event.callbacks = [self._finish]
-            event._value = self.queue.popleft()
-            heappush(self._queue, (self.env._now + self._service_time(), NORMAL, next(self._eid), event))
+        request = event.arg
+        now = self.env.time
+        request.t_done = now
+        queue = self.queue
+        if queue:
+            waiting = queue.popleft()
+            waiting.t_start = now
+            event.callbacks = self._rearm
+            event.arg = waiting
+            k = self._next_draw
+            if k >= len(self._draws):
+                self._next_block()
+                k = 0
+            self._next_draw = k + 1
+            heappush(self.env.heap, (now + self._draws[k], PRIORITY, next(self.env.ids), event))
         else:
             self.busy -= 1
             self._spare.append(event)  # fired and held by nobody else: reusable
-        request.client.respond(request, Outcome.OK)
+        request.route.respond(request, OK)
+        if self.on_drained is not None and self.busy == 0 and not queue:
+            self._drained()
+
+    def _next_block(self) -> None:
+        self._busy_done += sum(self._draws)
+        self._draws = self.service_time.block()
+        self._next_draw = 0
+
+    @property
+    def busy_s(self) -> float:
+        """Worker-seconds spent so far (one busy worker = one CPU core): the plain operation's work, counted
+        when it starts, and the time jobs held a worker, counted when they free it."""
+        return self._busy_done + sum(self._draws[: self._next_draw]) + self._busy_jobs
+
+    # -- workers for jobs (model/operations.py) ---------------------------------------------
+
+    def take_worker(self, waiter: Any) -> bool:
+        """A job goes on after a call (``hold_worker: false``): a free worker now (True), or the queue's tail."""
+        if self.busy < self.concurrency:
+            self.busy += 1
+            return True
+        self.queue.append(waiter)
+        self.continuations += 1
+        return False
+
+    def free_worker(self, held_s: float) -> None:
+        """A job's worker is free (its job ended, or it waits on a call): the next in the queue takes it."""
+        self._busy_jobs += held_s
+        queue = self.queue
+        while queue:
+            waiting = queue.popleft()
+            if isinstance(waiting, Request):
+                self.programs.start(self, waiting)  # only jobs free workers this way, so the pod runs programs
+                return
+            self.continuations -= 1
+            if waiting.resume():  # a job going on after a call (False: that job has ended meanwhile)
+                return
+        self.busy -= 1
+        if self.on_drained is not None and self.busy == 0:
+            self._drained()
 
     # -- the other states (rare: only churn gets here) -------------------------------------
 
-    def _accept_refusing(self, request: Request) -> None:
-        """Nothing listens on the port (node up): the kernel answers RST, connection refused."""
-        request.pod = self
-        request.client.respond(request, Outcome.REFUSED)
+    def _turn_away(self, request: Request) -> None:
+        """Nothing listens (node up): the kernel answers RST, refused. Nothing answers: the sender times out."""
+        if self.process is REFUSING:
+            request.route.respond(request, Outcome.REFUSED)
 
-    def _accept_blackhole(self, request: Request) -> None:
-        """Nothing answers (a hung process, or a node that is down): the client times out."""
-        request.pod = self
-        time_out(request)
-
-    def _finish_draining(self, event: Event) -> None:
-        """After SIGTERM: finish as usual; when nothing is left, the process exits."""
-        Pod._finish(self, event)
-        if self.busy == 0 and not self.queue and self.on_drained is not None:
-            drained, self.on_drained = self.on_drained, None
-            drained(self)
+    def _drained(self) -> None:
+        drained, self.on_drained = self.on_drained, None
+        drained(self)  # type: ignore[misc]
 
     def serve(self) -> None:
         """The process listens and answers (started, or restarted after a crash)."""
         self.gone = False
-        self._switch(SERVING, Pod)
+        self.process = SERVING
+        self.on_drained = None
 
     def stop_listening(self, drain: Callable[[Pod], None]) -> None:
         """SIGTERM: refuse new connections, finish what is in flight, then call ``drain``."""
+        self.gone = True  # the server closes its idle keep-alive connections; senders reconnect
+        self.process = REFUSING
         self.on_drained = drain
-        self.gone = True  # the server closes its idle keep-alive connections; clients reconnect
-        self._switch(REFUSING, _DrainingPod)
         if self.busy == 0 and not self.queue:
-            self.on_drained = None
-            drain(self)
+            self._drained()
 
     def die(self, outcome: Outcome) -> int:
         """The process is gone (crash, SIGKILL): what is in flight or queued ends with ``outcome``.
 
-        ``RESET`` sends the RST back to the client; ``TIMEOUT`` (a node that went
-        dark) leaves the client waiting until its timeout. New connections are
+        ``RESET`` sends the RST back to the sender; ``TIMEOUT`` (a node that went
+        dark) leaves the sender waiting until its deadline. New connections are
         refused, or black-holed when ``outcome`` is ``TIMEOUT``. Returns how many
         requests it ended.
         """
-        blackhole = outcome is Outcome.TIMEOUT
         self.gone = True
-        self._switch(BLACKHOLE if blackhole else REFUSING, _BlackholePod if blackhole else _RefusingPod)
+        self.process = BLACKHOLE if outcome is Outcome.TIMEOUT else REFUSING
+        self.on_drained = None
         return self._end_in_flight(outcome)
 
     def hang(self) -> int:
-        """The process stops answering: in flight and new requests wait until the client's timeout."""
-        self._switch(BLACKHOLE, _BlackholePod)
+        """The process stops answering: in flight and new requests wait until their senders' deadlines."""
+        self.process = BLACKHOLE
         return self._end_in_flight(Outcome.TIMEOUT)
 
     def _end_in_flight(self, outcome: Outcome) -> int:
-        ended = []
-        for entry in self._queue:
-            event = entry[3]
-            callbacks = event.callbacks
-            if callbacks and getattr(callbacks[0], "__self__", None) is self and isinstance(event, Tick):
-                event.callbacks = []  # the worker never finishes
-                ended.append(event._value)
-        ended.extend(self.queue)
+        """Stop every worker: the requests it served, those waiting and the jobs end with ``outcome``."""
+        ended: list[Request] = []
+        spare = set(map(id, self._spare))
+        for event in self._workers:
+            if id(event) not in spare:
+                event.callbacks = []  # on the heap still: it fires, and nothing happens
+                ended.append(event.arg)
+        self._workers = list(self._spare)
+        for job in list(self.jobs):
+            ended.append(job.abort())
+        self.jobs.clear()
+        for waiting in self.queue:
+            if isinstance(waiting, Request):
+                ended.append(waiting)
         self.queue.clear()
+        self.continuations = 0
         self.busy = 0
-        for request in ended:
-            if outcome is Outcome.TIMEOUT:
-                time_out(request)
-            else:
-                request.client.respond(request, outcome)
+        if outcome is not Outcome.TIMEOUT:
+            for request in ended:
+                request.route.respond(request, outcome)
         return len(ended)
-
-    def _switch(self, process: str, cls: type[Pod]) -> None:
-        """Become ``cls`` (the state's methods), and point the pod's pending events on the heap at them."""
-        self.process = process
-        self.__class__ = cls
-        accept, finish = self.accept, self._finish
-        for entry in self._queue:
-            event = entry[3]
-            if isinstance(event, Wakeup):
-                fn = event.fn
-                if getattr(fn, "__self__", None) is self and getattr(fn, "__func__", None) in _ACCEPTS:
-                    event.fn = accept
-            elif isinstance(event, Tick):
-                callbacks = event.callbacks
-                if callbacks and getattr(callbacks[0], "__self__", None) is self:
-                    event.callbacks = [finish]
-
-
-class _RefusingPod(Pod):
-    """Nothing listens (not started, crashed, gone with its node up)."""
-
-    __slots__ = ()
-    accept = Pod._accept_refusing
-
-
-class _DrainingPod(Pod):
-    """After SIGTERM: new connections refused, in-flight work finishing."""
-
-    __slots__ = ()
-    accept = Pod._accept_refusing
-    _finish = Pod._finish_draining
-
-
-class _BlackholePod(Pod):
-    """Nothing answers (a hung process, a node that is down)."""
-
-    __slots__ = ()
-    accept = Pod._accept_blackhole
-
-
-_ACCEPTS = (Pod.accept, Pod._accept_refusing, Pod._accept_blackhole)
-
-
-def time_out(request: Request) -> None:
-    """End ``request`` with TIMEOUT when its client gives up on the current try."""
-    client: Any = request.client
-    env = client.env
-    started = getattr(request, "t_try", request.t_issue)
-    delay = max(0.0, started + client.try_timeout - env._now)
-    env.schedule(Wakeup(env, _timed_out, request), NORMAL, delay)
-
-
-def _timed_out(request: Request) -> None:
-    request.client.finish(request, Outcome.TIMEOUT)
-
-
-class TrackedServiceTime:
-    """A pod's service-time sampler that also sums what it handed out: the pod's CPU-busy seconds.
-
-    Used only for Deployments an HPA watches (one busy worker = one core; the
-    busy time is counted when service starts), so other pods pay nothing.
-    """
-
-    __slots__ = ("_inner", "total")
-
-    def __init__(self, inner: Callable[[], float]) -> None:
-        self._inner = inner
-        self.total = 0.0
-
-    def __call__(self) -> float:
-        value = self._inner()
-        self.total += value
-        return value

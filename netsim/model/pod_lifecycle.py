@@ -44,7 +44,12 @@ from netsim.model.probes import failure_detected_at, pod_ready_time
 from netsim.model.request import Outcome
 
 if TYPE_CHECKING:
-    from netsim.model.world import World
+    from collections.abc import Callable
+
+    import numpy as np
+
+    from netsim.model.cluster import Cluster, PodEvents
+    from netsim.spec import WorkloadSpec
 
 
 @dataclass
@@ -77,23 +82,30 @@ class PodStatus:
 
 
 class Kubelet:
-    """Pod lifecycle transitions for every node (one object; each pod's timers are its own)."""
+    """Pod lifecycle transitions for every node (one object; each pod's timers are its own).
 
-    def __init__(self, world: World) -> None:
-        self.world = world
-        self.env = world.env
-        self._rng = world.streams.rng("churn", "kubelet/probe-phase")
+    It changes the pods' serving state and the API's view of them (``cluster.status``,
+    the EndpointSlices), and tells ``events`` subscribers (controllers, client slots,
+    load balancers) what changed.
+    """
+
+    def __init__(self, cluster: Cluster, events: PodEvents, workloads: dict[str, WorkloadSpec],
+                 rng: Callable[[str], np.random.Generator]) -> None:
+        self.cluster = cluster
+        self.events = events
+        self.env = cluster.env
+        self._rng = rng("kubelet/probe-phase")
         self._startup: dict[str, BlockSampler | None] = {}
         self._prestop: dict[str, BlockSampler | None] = {}
-        for name, workload in world.run.scenario.workloads.items():
-            self._startup[name] = None if workload.startup is None else BlockSampler(workload.startup, world.streams.rng("churn", f"startup/{name}"))
-            self._prestop[name] = None if workload.prestop is None else BlockSampler(workload.prestop, world.streams.rng("churn", f"prestop/{name}"))
+        for name, workload in workloads.items():
+            self._startup[name] = None if workload.startup is None else BlockSampler(workload.startup, rng(f"startup/{name}"))
+            self._prestop[name] = None if workload.prestop is None else BlockSampler(workload.prestop, rng(f"prestop/{name}"))
 
     # -- start and readiness -------------------------------------------------------------------
 
     def start(self, pod: Pod) -> None:
         """A pod was scheduled: the container starts after the workload's startup time."""
-        status = self.world.status[pod.index]
+        status = self.cluster.status[pod.index]
         status.generation += 1
         status.running = False
         status.containers_ready, status.containers_ready_at = False, None
@@ -104,10 +116,10 @@ class Kubelet:
 
     def _container_started(self, args: tuple[Pod, int]) -> None:
         pod, generation = args
-        status = self.world.status[pod.index]
+        status = self.cluster.status[pod.index]
         if generation != status.generation or pod.state == "Gone":
             return
-        now = self.env.now
+        now = self.env.time
         status.running, status.started_at = True, now
         pod.serve()
         pod.state = "Running"
@@ -119,47 +131,57 @@ class Kubelet:
 
     def _probe_ready(self, args: tuple[Pod, int]) -> None:
         pod, generation = args
-        status = self.world.status[pod.index]
+        status = self.cluster.status[pod.index]
         if generation != status.generation or pod.state == "Gone" or status.deleted_at is not None:
             return
-        status.containers_ready, status.containers_ready_at = True, self.env.now
+        status.containers_ready, status.containers_ready_at = True, self.env.time
         if status.gates_true:
             self._ready(pod)
 
     def _ready(self, pod: Pod) -> None:
-        status = self.world.status[pod.index]
-        status.ready, status.ready_since = True, self.env.now
-        self.world.slices.set_ready(pod.index, True)
-        self.world.pod_changed(pod, ready=True)
+        status = self.cluster.status[pod.index]
+        status.ready, status.ready_since = True, self.env.time
+        self.cluster.slices.set_ready(pod.index, True)
+        self.events.changed(pod, ready=True)
 
     def gate_passed(self, pod: Pod, service: int) -> None:
         """Service ``service``'s LB reports the pod's target healthy: its readiness gates may turn True."""
-        status = self.world.status[pod.index]
+        status = self.cluster.status[pod.index]
         for condition, pending in status.gates_pending.items():
             if service in pending:
                 pending.discard(service)
                 if not pending:
-                    self.world.record("readiness-gate", f"pod/{pod.name}", f"{condition} True")
+                    self.cluster.record("readiness-gate", f"pod/{pod.name}", f"{condition} True")
         if (status.gates_true and status.containers_ready and not status.ready and status.running
                 and status.deleted_at is None and pod.state != "Gone"):
             self._ready(pod)
 
+    def not_ready(self, pod: Pod) -> None:
+        """The pod is not Ready any more (its containers failed their probe, or its node is NotReady)."""
+        self._not_ready(pod)
+
+    def evict(self, pod: Pod) -> None:
+        """The node controller evicts a pod from a node that stayed down: deleted, gone at once."""
+        status = self.cluster.status[pod.index]
+        status.deleted_at, status.evicted = self.env.time, True
+        self._exited(pod)
+
     def _not_ready(self, pod: Pod) -> None:
-        status = self.world.status[pod.index]
+        status = self.cluster.status[pod.index]
         status.containers_ready, status.containers_ready_at = False, None
         if status.ready:
             status.ready, status.ready_since = False, None
-            self.world.slices.set_ready(pod.index, False)
-            self.world.pod_changed(pod)
+            self.cluster.slices.set_ready(pod.index, False)
+            self.events.changed(pod)
 
     # -- failures ---------------------------------------------------------------------------
 
     def crash(self, pod: Pod) -> bool:
         """The container's process exits; it restarts in place after CrashLoopBackOff."""
-        status = self.world.status[pod.index]
+        status = self.cluster.status[pod.index]
         if pod.state == "Gone" or not status.running:
             return False
-        now = self.env.now
+        now = self.env.time
         status.generation += 1
         status.running = False
         pod.die(Outcome.RESET)
@@ -175,19 +197,19 @@ class Kubelet:
 
     def _restart(self, args: tuple[Pod, int]) -> None:
         pod, generation = args
-        status = self.world.status[pod.index]
+        status = self.cluster.status[pod.index]
         if generation == status.generation and pod.state != "Gone" and status.deleted_at is None:
             self.start(pod)
 
     def hang(self, pod: Pod) -> bool:
         """The process stops answering; the readinessProbe notices after failureThreshold failures."""
-        status = self.world.status[pod.index]
+        status = self.cluster.status[pod.index]
         if pod.state == "Gone" or not status.running or pod.process != "serving":
             return False
         status.generation += 1
         pod.hang()
         pod.state = "Hung"
-        now = self.env.now
+        now = self.env.time
         probes = status.template.readiness_probes
         detected = min((failure_detected_at(now, p, status.probe_origin) for p in probes), default=math.inf)
         if detected < math.inf:
@@ -196,12 +218,12 @@ class Kubelet:
 
     def _hang_detected(self, args: tuple[Pod, int]) -> None:
         pod, generation = args
-        if generation == self.world.status[pod.index].generation and pod.state != "Gone":
+        if generation == self.cluster.status[pod.index].generation and pod.state != "Gone":
             self._not_ready(pod)
 
     def vanish(self, pod: Pod) -> None:
         """Its node went dark: the process is gone, nothing answers; the API does not know yet."""
-        status = self.world.status[pod.index]
+        status = self.cluster.status[pod.index]
         status.generation += 1
         status.running = False
         pod.die(Outcome.TIMEOUT)  # and conntrack-pinned connections to it are broken (pod.gone)
@@ -216,19 +238,19 @@ class Kubelet:
 
     def delete(self, pod: Pod) -> bool:
         """Graceful deletion: not-ready at once, preStop, SIGTERM, drain, SIGKILL at the grace period."""
-        status = self.world.status[pod.index]
+        status = self.cluster.status[pod.index]
         if pod.state == "Gone" or status.deleted_at is not None:
             return False
-        now = self.env.now
+        now = self.env.time
         status.deleted_at = now
         status.generation += 1
         pod.state = "Terminating"
-        self.world.record("pod-deleted", f"pod/{pod.name}", "")
-        self.world.pod_terminating(pod)
+        self.cluster.record("pod-deleted", f"pod/{pod.name}", "")
+        self.events.terminating(pod)
         if status.ready:
             status.ready, status.ready_since = False, None
-            self.world.slices.set_ready(pod.index, False)
-        self.world.pod_changed(pod)
+            self.cluster.slices.set_ready(pod.index, False)
+        self.events.changed(pod)
         if not status.running:  # not started or crashed: nothing to stop
             self._exited(pod)
             return True
@@ -246,7 +268,7 @@ class Kubelet:
 
     def _sigterm(self, args: tuple[Pod, int]) -> None:
         pod, generation = args
-        if generation != self.world.status[pod.index].generation or pod.state == "Gone":
+        if generation != self.cluster.status[pod.index].generation or pod.state == "Gone":
             return
         if pod.process == "serving":
             pod.stop_listening(self._exited)
@@ -254,24 +276,25 @@ class Kubelet:
 
     def _sigkill(self, args: tuple[Pod, int]) -> None:
         pod, generation = args
-        if generation != self.world.status[pod.index].generation or pod.state == "Gone":
+        if generation != self.cluster.status[pod.index].generation or pod.state == "Gone":
             return
         reset = pod.die(Outcome.RESET)
-        self.world.record("sigkill", f"pod/{pod.name}", f"{reset} requests reset")
+        self.cluster.record("sigkill", f"pod/{pod.name}", f"{reset} requests reset")
         self._exited(pod)
 
     def _exited(self, pod: Pod) -> None:
         """The process is gone and the pod object deleted: its endpoint leaves the slice."""
         if pod.state == "Gone":
             return
-        status = self.world.status[pod.index]
+        status = self.cluster.status[pod.index]
         status.running = False
         status.generation += 1
         pod.state = "Gone"
+        pod.ended_at = self.env.time
         pod.die(Outcome.RESET)  # nothing left normally; refuses new connections (node up)
-        if pod.node >= 0 and not self.world.node_up[pod.node]:  # (a Pending pod has no node)
+        if pod.node >= 0 and not self.cluster.node_up[pod.node]:  # (a Pending pod has no node)
             pod.die(Outcome.TIMEOUT)
-        self.world.slices.set_ready(pod.index, False, remove=True)
-        self.world.record("pod-gone", f"pod/{pod.name}", "")
-        self.world.pod_changed(pod, gone=True)
+        self.cluster.slices.set_ready(pod.index, False, remove=True)
+        self.cluster.record("pod-gone", f"pod/{pod.name}", "")
+        self.events.changed(pod, gone=True)
 

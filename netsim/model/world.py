@@ -1,135 +1,222 @@
-"""Builds the simulated cluster of one run from its :class:`~netsim.spec.RunSpec`.
+"""Builds the simulated cluster of one run from its :class:`~netsim.spec.RunSpec`, and starts it.
 
-Order matters only for readability: nodes, then pods placed by the scheduler,
-then each Service's endpoints (pods its selector matches whose target port
-resolves) and their propagation to every node (model/endpoint_slices.py), then
-a kube-proxy per node over its own view, then DNS and the clients (with their
-retries), then each client's entry path, connections and senders (model/client_paths.py), the cloud load
-balancers, and the control plane: the kubelet (model/pod_lifecycle.py), the
-Deployment, HPA and node controllers (model/controllers.py) and the churn
-process (model/churn.py). Pods created during the run get the next index and a
-new name (``web-7``…); every pod that ever existed stays in :attr:`World.pods`.
+The shared state is a :class:`~netsim.model.cluster.Cluster`; everything else is
+a part that acts on it, built here in this order and handed what it needs:
+
+1. nodes, and pods placed by the scheduler (model/scheduler.py), each with its
+   workload (model/pod.py) and, for operations with steps, its Deployment's
+   compiled programs (model/operations.py);
+2. each Service's endpoints (pods its selector matches whose target port
+   resolves) and their propagation to every node (model/endpoint_slices.py),
+   then a kube-proxy per node over its own view (model/kube_proxy.py);
+3. cluster DNS, and the traffic (model/traffic.py): a route and a client for
+   each ``clients`` entry, a route for each Service a Deployment calls; cloud
+   load balancers come with the first external client that needs one;
+4. the control plane: the kubelet (model/pod_lifecycle.py), the ReplicaSets,
+   Deployment, HPA and node controllers (model/controllers.py) and the churn
+   process (model/churn.py).
+
+Pods created during the run get the next index and a new name (``web-7``…);
+every pod that ever existed stays in ``cluster.pods``.
 """
 
 from __future__ import annotations
 
 from itertools import count
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import simpy
+import numpy as np
 
 from netsim.distributions import BlockSampler
 from netsim.k8s.manifests import resolve_target_port
 from netsim.k8s.objects import ServiceType, TrafficPolicy
 from netsim.k8s.selectors import matches_equality
-from netsim.model.churn import Churn, apply_object
-from netsim.model.client import Client, install_retries
-from netsim.model.client_paths import follow_live_senders, give_connections, give_entry_path
-from netsim.model.client_pods import LiveSenders, sender_slots
-from netsim.model.controllers import DeploymentController, HpaLoop, NodeController, choose
-from netsim.model.dns import ClusterDns
+from netsim.model.churn import Churn
+from netsim.model.cluster import Cluster, PodEvents
+from netsim.model.controllers import DeploymentController, HpaLoop, NodeController, ReplicaSets, choose
+from netsim.model.dns import CoreDns
 from netsim.model.endpoint_slices import EndpointSlices
-from netsim.model.kube_proxy import (
-    ClientIpAffinity,
-    KubeProxy,
-    make_picker,
-    node_local_view,
-    topology_preference,
-)
+from netsim.model.events import Environment, Wakeup
+from netsim.model.kube_proxy import ClientIpAffinity, KubeProxy, make_picker, node_local_view, topology_preference
 from netsim.model.load_balancer import CloudLoadBalancer
 from netsim.model.network import Network
-from netsim.model.pod import Pod, TrackedServiceTime
+from netsim.model.operations import Call, Lookup, Parallel, Programs, Work
+from netsim.model.pod import Pod
 from netsim.model.pod_lifecycle import Kubelet, PodStatus
 from netsim.model.readiness_gates import NEVER, gate_setters
-from netsim.model.request import Outcome
-from netsim.model.scheduler import feasible_nodes, place_pods
+from netsim.model.scheduler import place_pods
 from netsim.model.streams import Streams
-from netsim.recorder import Recorder
+from netsim.model.traffic import TrafficBuilder, caller_ip
+from netsim.recorder import CallLedger, Recorder
 from netsim.routing import EndpointTable
-from netsim.spec import ChurnEventSpec, RunSpec
+from netsim.spec import CallStep, ChurnEventSpec, LookupStep, ParallelStep, RunSpec, WorkStep
 
 if TYPE_CHECKING:
     from netsim.k8s.objects import Deployment
 
 
 class World:
-    """The cluster of one run: its environment, components and recorder."""
+    """The cluster of one run and every part acting on it; :meth:`start` sets it going."""
 
-    def __init__(self, run: RunSpec) -> None:
+    def __init__(self, run: RunSpec, keep_calls: bool = False) -> None:
         scenario = run.scenario
         self.run = run
-        self.env = simpy.Environment()
+        self.env = Environment()
         self.streams = Streams(run.seed_sequence)
         self.recorder = Recorder()
-        self.nodes = scenario.nodes
         self.network = Network(scenario.cluster.network, scenario.nodes, self.streams.rng("network", "hops"))
+        self.window = (scenario.run.warmup, scenario.run.warmup + scenario.run.duration)
+        called = {call.service for w in scenario.workloads.values() for op in w.operations for call in _calls(op.steps)}
+        targeted = {c.service for c in scenario.clients} | called
+        self.cluster = cluster = Cluster(self.env, scenario.nodes, scenario.deployments,
+                                         [s for s in scenario.services if s.name in targeted])
+        self.events = PodEvents()
+        self.ids = count()
+        """Request ids, shared by every sender."""
+        self.retry_log: list[tuple[float, int]] = []
+        self.hpa_log: list[tuple[float, str, int, int, float]] = []
+        self.operation_names = list(scenario.operation_names)
+        self._operation_id = {name: i for i, name in enumerate(self.operation_names)}
+
+        # 1. pods
         present = [d for d in scenario.deployments if scenario.exists_at_start("Deployment", d.name)]
-        placements, self.warnings = place_pods(present, scenario.nodes)
-        self.deployments = {d.name: d for d in scenario.deployments}
-        hpa_targets = {h.target_name for h in scenario.autoscalers}
-        self._tracked = hpa_targets
-        self.pods: list[Pod] = []
-        self.status: list[PodStatus] = []
-        self.pod_names: list[str] = []
+        placements, warnings = place_pods(present, scenario.nodes)
+        cluster.warnings.extend(warnings)
+        self._gates = self._readiness_gates()
         self._names = {d.name: 0 for d in scenario.deployments} | {d.name: d.replicas for d in present}
-        targeted = [s.name for s in scenario.services if s.name in {c.service for c in scenario.clients}]
-        self._gates = {
-            d.name: {condition: {targeted.index(name) if name is not None else NEVER for name in setters}
+        """Per Deployment, the last pod number used (initial pods are numbered 1..replicas)."""
+        self.edges: list[dict[str, Any]] = []
+        self.ledger: CallLedger | None = None
+        self._programs = {
+            name: Programs(self.env, workload.hold_worker, self._work_sampler,
+                           lambda pod: self.streams.rng("service", f"{pod.name}/decisions"),
+                           lambda route, pod: route.slot_of_pod(pod, caller_ip(pod.index)), self.ids)
+            for name, workload in scenario.workloads.items() if not workload.plain
+        }
+        """Per Deployment whose operations have steps beyond work: what its pods run (loaded once routes exist)."""
+        for placement in placements:
+            self._new_pod(cluster.deployments[placement.deployment], placement.name, placement.node, 0, initial=True)
+
+        # 2. endpoints, their propagation, kube-proxy
+        cluster.tables = [self._endpoints(s) for s in range(len(cluster.services))]
+        for status, pod in zip(cluster.status, cluster.pods, strict=True):
+            if not status.ready:  # a readiness gate that never turns True: never an endpoint
+                for table in cluster.tables:
+                    table.ready[table.pods == pod.index] = False
+        cluster.slices = EndpointSlices(
+            self.env, cluster.tables, len(cluster.nodes), scenario.cluster.kube_proxy, scenario.cluster.control_plane,
+            lambda name: self.streams.rng("churn", f"propagation/{name}"), cluster.node_up,
+            scenario.cluster.background_services + len(scenario.services),
+        )
+        self.proxies = [self._kube_proxy(n) for n in range(len(cluster.nodes))]
+        cluster.slices.proxies = self.proxies
+
+        # 3. DNS and traffic
+        cluster.dns = self.dns = CoreDns(scenario.cluster.dns, self.streams.rng("dns", "coredns"), len(cluster.services))
+        self.dns.exists = [scenario.created_at.get(f"Service/{s.name}", 0.0) <= 0.0 for s in cluster.services]
+        churning = bool(scenario.churn or scenario.autoscalers)
+        self.traffic = TrafficBuilder(
+            cluster, scenario, self.streams, self.network, self.proxies, self.dns, self.recorder, self.retry_log, self.ids,
+            self._lb_probe if churning else None, self._gate_setter, self._call_retried,
+        )
+        self.clients = []
+        offset = 0
+        for index, spec in enumerate(scenario.clients):
+            client = self.traffic.client(index, spec, offset)
+            client.on_idle = self._client_idle
+            client.measure_from(self.window[0])
+            self.clients.append(client)
+            offset += client.slots
+        self._compile_programs(keep_calls)
+
+        # 4. the control plane
+        self.kubelet = Kubelet(cluster, self.events, scenario.workloads, lambda name: self.streams.rng("churn", name))
+        self.replicasets = ReplicaSets(cluster, self._new_pod, self.kubelet, self._names)
+        self.replicasets.on_scheduled.append(self._pod_scheduled)
+        self.controllers = {
+            d.name: DeploymentController(cluster, d, scenario.exists_at_start("Deployment", d.name), self.kubelet, self.replicasets)
+            for d in scenario.deployments
+        }
+        self.autoscalers = {h.name: HpaLoop(cluster, h, self.controllers[h.target_name], self.hpa_log) for h in scenario.autoscalers}
+        self.node_controller = NodeController(cluster, scenario.cluster.control_plane, self.kubelet, self.replicasets)
+        self.churn = Churn(self.env, scenario.churn, self.apply_churn, lambda name: self.streams.rng("churn", name))
+        self.events.on_changed(self._pod_changed)
+        self.events.on_terminating(self._pod_terminating)
+        self.drained = self.env.event()
+        self._busy_clients = len(self.clients)
+        self._busy_at_start: list[float] = []
+        self._busy_at_end: list[float] = []
+
+    # -- parts of the build ----------------------------------------------------------------------
+
+    @property
+    def nodes(self) -> tuple[Any, ...]:
+        return self.cluster.nodes
+
+    @property
+    def pods(self) -> list[Pod]:
+        return self.cluster.pods
+
+    @property
+    def status(self) -> list[PodStatus]:
+        return self.cluster.status
+
+    @property
+    def services(self) -> list[Any]:
+        return self.cluster.services
+
+    @property
+    def tables(self) -> list[EndpointTable]:
+        return self.cluster.tables
+
+    @property
+    def slices(self) -> EndpointSlices:
+        return self.cluster.slices  # type: ignore[return-value]
+
+    @property
+    def load_balancers(self) -> dict[int, CloudLoadBalancer]:
+        return self.traffic.load_balancers
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.cluster.warnings
+
+    def _readiness_gates(self) -> dict[str, dict[str, set[int]]]:
+        """Per Deployment with readiness gates: per gate, the Services (indices) whose LB must report its pods healthy."""
+        scenario = self.run.scenario
+        names = [s.name for s in self.cluster.services]
+        return {
+            d.name: {condition: {names.index(name) if name is not None else NEVER for name in setters}
                      for condition, setters in gate_setters(d, scenario.services, scenario.clients, scenario.load_balancer).items()}
             for d in scenario.deployments if d.template.readiness_gates
         }
-        """Per Deployment with readiness gates: per gate, the Services (indices) whose LB must report its pods healthy."""
-        for placement in placements:
-            self._new_pod(self.deployments[placement.deployment], placement.name, placement.node, 0, initial=True)
-        self.node_up = [True] * len(self.nodes)
-        self.cordoned = [False] * len(self.nodes)
-        self.pending: list[Pod] = []
-        self.log: list[tuple[float, str, str, str]] = []
-        self.hpa_log: list[tuple[float, str, int, int, float]] = []
-        self.retry_log: list[tuple[float, int]] = []
-        self.deleted_services: set[int] = set()
-        """Services deleted by churn: pods created later do not join them."""
-        self.services = [s for s in scenario.services if s.name in {c.service for c in scenario.clients}]
-        self.tables = [self._endpoints(i) for i in range(len(self.services))]
-        """Per Service, the EndpointSlice as the API server has it; each node programs its own copy."""
-        for status, pod in zip(self.status, self.pods, strict=True):
-            if not status.ready:  # a readiness gate that never turns True: never an endpoint
-                for table in self.tables:
-                    table.ready[table.pods == pod.index] = False
-        self.slices = EndpointSlices(
-            self.env, self.tables, len(self.nodes), scenario.cluster.kube_proxy, scenario.cluster.control_plane,
-            lambda name: self.streams.rng("churn", f"propagation/{name}"), self.node_up,
-            scenario.cluster.background_services + len(scenario.services),
-        )
-        self.proxies = [self._kube_proxy(n) for n in range(len(scenario.nodes))]
-        self.slices.proxies = self.proxies
-        self.live_senders: dict[str, list[LiveSenders]] = {}
-        """Per ``from:`` Deployment, the clients whose senders follow its Ready pods (under churn)."""
-        self.clients = self._clients()
-        self.dns = ClusterDns(scenario.cluster.dns, self.streams.rng("dns", "coredns"), sum(len(c.pod_nodes) for c in self.clients))
-        self.dns.exists = [scenario.created_at.get(f"Service/{s.name}", 0.0) <= 0.0 for s in self.services]
-        self.load_balancers: dict[int, CloudLoadBalancer] = {}
-        self._connection_ids = count()
-        for client, spec in zip(self.clients, scenario.clients, strict=True):
-            client._dns = self.dns
-            if spec.retries is not None:
-                install_retries(client, spec.retries, self.streams.rng("arrivals", f"retries/{spec.name}"), self.retry_log)
-            give_entry_path(self, client, spec)
-            give_connections(self, client, spec)
-            follow_live_senders(self, client, spec)
-        if self._gates:
-            for s, lb in self.load_balancers.items():
-                lb.on_in_service = lambda target, s=s, lb=lb: self.kubelet.gate_passed(self.pods[int(lb.table.pods[target])], s)
-        self.kubelet = Kubelet(self)
-        self.controllers = {d.name: DeploymentController(self, d) for d in scenario.deployments}
-        self.autoscalers = {h.name: HpaLoop(self, h, self.controllers[h.target_name]) for h in scenario.autoscalers}
-        self.node_controller = NodeController(self)
-        self.churn = Churn(self.env, scenario.churn, self.apply_churn, lambda name: self.streams.rng("churn", name))
-        if scenario.churn or scenario.autoscalers:
-            for lb in self.load_balancers.values():
-                lb.probe_fn = self._lb_probe
-        self.drained = self.env.event()
-        self._busy_clients = len(self.clients)
+
+    def _new_pod(self, deployment: Deployment, name: str, node: int, revision: int, initial: bool = False) -> Pod:
+        workload = self.run.scenario.workloads[deployment.name]
+        sampler = BlockSampler(workload.service_time, self.streams.rng("service", name))
+        cluster = self.cluster
+        pod = Pod(self.env, len(cluster.pods), name, deployment.name, node, deployment.pod_labels, workload.concurrency,
+                  workload.queue_limit, sampler, self._programs.get(deployment.name))
+        pod.revision, pod.created_at = revision, self.env.time
+        cluster.pods.append(pod)
+        status = PodStatus(deployment.template)
+        gates = self._gates.get(deployment.name)
+        if gates is not None:
+            # pods running at the start passed their LB's checks long ago; only a gate nothing sets stays False
+            status.gates_pending = {c: ({NEVER} & setters if initial else set(setters)) for c, setters in gates.items()}
+            if not status.gates_true:
+                status.ready, status.ready_since = False, None
+        cluster.status.append(status)
+        return pod
+
+    def _pod_scheduled(self, pod: Pod) -> None:
+        """A pod created during the run has a node: it joins the Services that select it, and ip-target LBs."""
+        for s in range(len(self.cluster.services)):
+            target = self._target_port(s, pod)
+            if target is not None:
+                self.slices.add(s, pod.index, pod.node, target)
+        for lb in self.load_balancers.values():
+            lb.add_targets()
 
     def _kube_proxy(self, n: int) -> KubeProxy:
         """Node ``n``'s kube-proxy over its own view of each Service's endpoints.
@@ -143,7 +230,7 @@ class World:
         zones, cpus = [x.zone for x in scenario.nodes], [x.cpu for x in scenario.nodes]
         internal, external, affinity = {}, {}, {}
         for s, table in enumerate(self.slices.views[n]):
-            service = self.services[s]
+            service = self.cluster.services[s]
             local = service.internal_traffic_policy is TrafficPolicy.LOCAL
             view = node_local_view(table, n) if local else table
             prefer = None
@@ -159,129 +246,152 @@ class World:
                 affinity[s] = ClientIpAffinity(table, service.affinity_timeout_s)
         return KubeProxy(n, config, internal, external, affinity)
 
-    def remove_endpoint(self, pod: int) -> None:
-        """Delete a pod at once: gone everywhere (no propagation), refusing new connections.
+    def _target_port(self, s: int, pod: Pod) -> int | None:
+        service = self.cluster.services[s]
+        if s in self.cluster.deleted_services or service.type is ServiceType.EXTERNAL_NAME or not service.selector \
+                or not matches_equality(service.selector, pod.labels):
+            return None
+        return resolve_target_port(self._service_port(service.name), self.cluster.deployments[pod.deployment].container_ports)
 
-        Requests already in service finish; connections pinned to it fail. (The graceful,
-        propagated path is :meth:`Kubelet.delete`; this is the abrupt case tests use.)
-        """
-        self.pods[pod].gone = True
-        self.pods[pod].stop_listening(lambda _: None)
-        self.slices.set_everywhere(pod, False, remove=True)
+    def _service_port(self, name: str) -> Any:
+        """The port of Service ``name`` that senders use (the first one a client or a call names)."""
+        scenario = self.run.scenario
+        for client in scenario.clients:
+            if client.service == name:
+                return client.port
+        for workload in scenario.workloads.values():
+            for op in workload.operations:
+                for call in _calls(op.steps):
+                    if call.service == name:
+                        return call.port
+        raise KeyError(name)
 
-    def set_endpoint_ready(self, pod: int, ready: bool) -> None:
-        """Set a pod's EndpointSlice ``ready`` condition and make every kube-proxy see it at once."""
-        self.slices.set_everywhere(pod, ready)
-
-    # -- pods that come and go ---------------------------------------------------------------
-
-    def _new_pod(self, deployment: Deployment, name: str, node: int, revision: int, initial: bool = False) -> Pod:
-        workload = self.run.scenario.workloads[deployment.name]
-        sampler = BlockSampler(workload.service_time, self.streams.rng("service", name))
-        pod = Pod(
-            self.env, len(self.pods), name, deployment.name, node, deployment.pod_labels, workload.concurrency,
-            workload.queue_limit, TrackedServiceTime(sampler) if deployment.name in self._tracked else sampler,  # type: ignore[arg-type]
-        )
-        pod.revision, pod.created_at = revision, self.env.now
-        self.pods.append(pod)
-        status = PodStatus(deployment.template)
-        gates = self._gates.get(deployment.name)
-        if gates is not None:
-            # pods running at the start passed their LB's checks long ago; only a gate nothing sets stays False
-            status.gates_pending = {c: ({NEVER} & setters if initial else set(setters)) for c, setters in gates.items()}
-            if not status.gates_true:
-                status.ready, status.ready_since = False, None
-        self.status.append(status)
-        self.pod_names.append(name)
-        return pod
-
-    def create_pod(self, deployment: Deployment, revision: int) -> Pod:
-        """The ReplicaSet creates a pod: scheduled on a node that is up and not cordoned, then started."""
-        self._names[deployment.name] += 1
-        pod = self._new_pod(deployment, f"{deployment.name}-{self._names[deployment.name]}", -1, revision)
-        status = self.status[pod.index]
-        status.ready, status.ready_since, status.running = False, None, False
-        pod.die(Outcome.REFUSED)
-        pod.state = "Pending"
-        if not self._schedule(pod):
-            self.pending.append(pod)
-            self.record("pod-pending", f"pod/{pod.name}", "no node fits")
-        return pod
-
-    def _schedule(self, pod: Pod) -> bool:
-        deployment = self.deployments[pod.deployment]
-        live = [p for p in self.pods if p.node >= 0 and p.state != "Gone"]
-        candidates = [n for n in feasible_nodes(deployment, self.nodes) if self.node_up[n] and not self.cordoned[n]]
-        if not candidates:
-            return False
-        own = [sum(1 for p in live if p.node == n and p.deployment == pod.deployment) for n in range(len(self.nodes))]
-        total = [sum(1 for p in live if p.node == n) for n in range(len(self.nodes))]
-        pod.node = min(candidates, key=lambda n: (own[n], total[n], n))
-        for s in range(len(self.services)):
+    def _endpoints(self, s: int) -> EndpointTable:
+        """The EndpointSlice of one Service port: matching pods whose target port resolves."""
+        pods, nodes, ports = [], [], []
+        for pod in self.cluster.pods:
             target = self._target_port(s, pod)
             if target is not None:
-                self.slices.add(s, pod.index, pod.node, target)
-        for lb in self.load_balancers.values():
-            lb.add_targets()
-        self.record("pod-created", f"pod/{pod.name}", f"on {self.nodes[pod.node].name}, revision {pod.revision}")
-        self.kubelet.start(pod)
-        return True
+                pods.append(pod.index)
+                nodes.append(pod.node)
+                ports.append(target)
+        return EndpointTable.build(pods, nodes, ports)
 
-    def schedule_pending(self) -> None:
-        """A node came back or was uncordoned: try the Pending pods again."""
-        waiting, self.pending = self.pending, []
-        for pod in waiting:
-            if not self._schedule(pod):
-                self.pending.append(pod)
+    # -- operations with calls ---------------------------------------------------------------------
 
-    def pod_changed(self, pod: Pod, ready: bool = False, gone: bool = False) -> None:
-        """Tell the pod's Deployment controller (and again after minReadySeconds when it became Ready)."""
-        for live in self.live_senders.get(pod.deployment, ()):
-            live.update(pod.index, pod.node, self.status[pod.index].ready and pod.state != "Gone")
+    def _compile_programs(self, keep_calls: bool) -> None:
+        """Each Deployment whose operations are more than one step of work gets its programs, and its calls routes."""
+        scenario = self.run.scenario
+        edges: dict[tuple[str, str, str], int] = {}
+        compiled: dict[str, list[tuple[Any, ...] | None]] = {}
+        for name, workload in scenario.workloads.items():
+            if workload.plain:
+                continue
+            routes = {service: self.traffic.call_route(name, service, policy) for service, policy in workload.calls.items()}
+            steps = count()
+            ops: list[tuple[Any, ...] | None] = [None] * len(self.operation_names)
+            for op in workload.operations:
+                ops[self._operation_id[op.name]] = self._compile_steps(name, op.steps, routes, workload, edges, steps)
+            compiled[name] = ops
+        self.edges = [{"caller": caller, "caller_kind": "Deployment", "service": service, "operation": op}
+                      for (caller, service, op) in edges]
+        service_index = self.traffic.service_index
+        zones = sorted({n.zone for n in scenario.nodes})
+        self.ledger = CallLedger(len(edges), self.window, [zones.index(n.zone) for n in scenario.nodes],
+                                 [service_index[e["service"]] for e in self.edges], keep_calls)
+        for name, ops in compiled.items():
+            self._programs[name].load(ops, self.dns, self.ledger)
+
+    def _compile_steps(self, caller: str, steps: tuple[Any, ...], routes: dict[str, Any], workload: Any,
+                       edges: dict[tuple[str, str, str], int], numbers: count) -> tuple[Any, ...]:
+        out = []
+        for step in steps:
+            if isinstance(step, WorkStep):
+                out.append(Work(next(numbers), step.duration))
+            elif isinstance(step, CallStep):
+                route = routes[step.service]
+                timeout = step.timeout if step.timeout is not None else route.timeout
+                policy = workload.calls[step.service]
+                attempts = policy.retries.attempts if policy.retries is not None else 0
+                per_try = timeout / (attempts + 1) if policy.retries is not None and "timeout" in policy.retries.on else timeout
+                edge = edges.setdefault((caller, step.service, step.operation), len(edges))
+                out.append(Call(next(numbers), route, self._operation_id[step.operation], _count(step.count), step.probability,
+                                timeout, per_try, step.optional, edge))
+            elif isinstance(step, ParallelStep):
+                out.append(Parallel(next(numbers), tuple(self._compile_steps(caller, b, routes, workload, edges, numbers)
+                                                         for b in step.branches)))
+            else:
+                assert isinstance(step, LookupStep)
+                out.append(Lookup(next(numbers), step.tries, step.queries, step.upstream))
+        return tuple(out)
+
+    def _work_sampler(self, pod: Pod, step: Work) -> Any:
+        if step.duration is None:
+            return pod.service_time
+        return BlockSampler(step.duration, self.streams.rng("service", f"{pod.name}/step-{step.index}"))
+
+    def _call_retried(self, t: float, request: Any) -> None:
+        self.ledger.retried(request.waiter.call_step.edge, request.root_t)  # type: ignore[union-attr]
+
+    def programs(self, deployment: str) -> Programs:
+        return self._programs[deployment]
+
+    # -- pods that come and go -------------------------------------------------------------------
+
+    def _pod_changed(self, pod: Pod, ready: bool, gone: bool) -> None:
+        """Client slots follow their Deployment's Ready pods; the Deployment controller reconciles."""
+        for live in self.traffic.live_senders.get(pod.deployment, ()):
+            live.update(pod.index, pod.node, self.cluster.status[pod.index].ready and pod.state != "Gone")
         controller = self.controllers.get(pod.deployment)
-        if controller is None:
-            return
-        controller.notify()
-        if ready and controller.deployment.min_ready_seconds > 0:
-            controller.notify(controller.deployment.min_ready_seconds)
-        if ready:
-            self.record("pod-ready", f"pod/{pod.name}", "")
+        if controller is not None:
+            controller.pod_changed(pod, ready, gone)
 
-    def record(self, action: str, target: str, detail: str) -> None:
-        """One line of events.csv."""
-        self.log.append((self.env.now, action, target, detail))
-
-    def pod_terminating(self, pod: Pod) -> None:
+    def _pod_terminating(self, pod: Pod) -> None:
         """A pod turned Terminating: each LB with ``ip`` targets deregisters its target (after its lag)."""
         for s, lb in self.load_balancers.items():
             if not lb.instance:
                 for position in self.slices.positions(s, pod.index).tolist():
                     lb.deregister(position)
 
+    def _gate_setter(self, s: int) -> Any:
+        """What an LB does when its checks put a target in service: readiness gates on that pod may turn True."""
+        if not self._gates:
+            return None
+        table = self.cluster.tables[s]
+
+        def passed(target: int) -> None:
+            self.kubelet.gate_passed(self.cluster.pods[int(table.pods[target])], s)
+
+        return passed
+
     def _lb_probe(self, lb: CloudLoadBalancer, target: int) -> bool | None:
         """What an LB health check really finds: the node up (and, for Local, its own programmed view), or the pod serving.
 
         None: nothing answers (the node is down, the pod hung), so the probe fails at its timeout.
         """
+        cluster = self.cluster
         if lb.instance:
-            if not self.node_up[target]:
+            if not cluster.node_up[target]:
                 return None
             if not lb.local_policy:
                 return True
-            s = next(i for i, t in enumerate(self.tables) if t is lb.table)
+            s = next(i for i, t in enumerate(cluster.tables) if t is lb.table)
             view = self.slices.views[target][s]
             return bool((view.ready & (view.nodes == target)).any())
-        pod = self.pods[int(lb.table.pods[target])]
-        if not self.node_up[pod.node] or pod.process == "blackhole":
+        pod = cluster.pods[int(lb.table.pods[target])]
+        if not cluster.node_up[pod.node] or pod.process == "blackhole":
             return None
         return not pod.gone and pod.process == "serving"
 
+    # -- churn -----------------------------------------------------------------------------------
+
     def apply_churn(self, event: ChurnEventSpec) -> None:
         """Carry out one churn event."""
-        self.record(event.action, event.target, _detail(event))
+        cluster = self.cluster
+        cluster.record(event.action, event.target, _detail(event))
         action = event.action
         if action in ("apply", "delete"):
-            apply_object(self, event.kind, event.name, action == "apply")
+            self._apply_object(event.kind, event.name, action == "apply")
         elif action == "rollout":
             controller = self.controllers[event.name]
             controller.revision += 1
@@ -292,69 +402,65 @@ class World:
             controller.notify()
         elif action == "kill":
             how = event.event.how
-            candidates = [p for p in self.pods if p.deployment == event.name and not p.gone and p.process == "serving"
-                          and self.status[p.index].deleted_at is None]
-            rng = self.streams.rng("churn", f"kill/{event.name}/{self.env.now!r}")
+            candidates = [p for p in cluster.pods if p.deployment == event.name and not p.gone and p.process == "serving"
+                          and cluster.status[p.index].deleted_at is None]
+            rng = self.streams.rng("churn", f"kill/{event.name}/{self.env.time!r}")
             for pod in choose(rng, candidates, event.event.count):
                 getattr(self.kubelet, how)(pod)
-                self.record(f"kill-{how}", f"pod/{pod.name}", "")
+                cluster.record(f"kill-{how}", f"pod/{pod.name}", "")
         elif action == "fail":
-            self.node_controller.fail(self._node(event.name), event.event.for_)
+            self.node_controller.fail(cluster.node_index(event.name), event.event.for_)
         elif action == "drain":
-            self.node_controller.drain(self._node(event.name))
+            self.node_controller.drain(cluster.node_index(event.name))
 
-    def _node(self, name: str) -> int:
-        return next(i for i, n in enumerate(self.nodes) if n.name == name)
+    def _apply_object(self, kind: str, name: str, create: bool) -> None:
+        """``apply`` (``create``) or ``delete`` an object, as the API server and its controllers would.
 
-    def _target_port(self, service_index: int, pod: Pod) -> int | None:
-        service = self.services[service_index]
-        if service_index in self.deleted_services or service.type is ServiceType.EXTERNAL_NAME or not service.selector \
-                or not matches_equality(service.selector, pod.labels):
-            return None
-        port = next(c.port for c in self.run.scenario.clients if c.service == service.name)
-        return resolve_target_port(port, self.deployments[pod.deployment].container_ports)
-
-    def _endpoints(self, service_index: int) -> EndpointTable:
-        """The EndpointSlice of one Service port: matching pods whose target port resolves."""
-        pods, nodes, ports = [], [], []
-        for pod in self.pods:
-            target = self._target_port(service_index, pod)
-            if target is not None:
-                pods.append(pod.index)
-                nodes.append(pod.node)
-                ports.append(target)
-        return EndpointTable.build(pods, nodes, ports)
-
-    def _clients(self) -> list[Client]:
-        scenario = self.run.scenario
-        start, end = scenario.run.warmup, scenario.run.warmup + scenario.run.duration
-        service_index = {s.name: i for i, s in enumerate(self.services)}
-        clients, offset = [], 0
-        for index, spec in enumerate(scenario.clients):
-            if spec.location == "external":
-                pod_nodes = [0] * spec.source_ips  # client addresses; the node is chosen on entry
-            elif spec.from_deployment is None:
-                pod_nodes = list(range(len(scenario.nodes)))
+        - Deployment: applying starts its controller at ``spec.replicas``; its pods are
+          scheduled and started through the kubelet, and Services whose selectors match
+          take them up through EndpointSlice propagation. Deleting stops the controller
+          and deletes every pod gracefully (preStop, grace period), as the garbage
+          collector's cascade does.
+        - HorizontalPodAutoscaler: applying starts its 15 s sync loop; deleting stops it
+          (the Deployment keeps the replicas it has).
+        - Service: applying creates its DNS record (its endpoints were listed from the
+          start, as the EndpointSlice controller lists them on creation); deleting removes
+          the record (DNS clients get NXDOMAIN once their cached answer expires) and every
+          endpoint, which each node's kube-proxy drops after propagation (new connections
+          refused); pods created later never join it.
+        """
+        if kind == "Deployment":
+            controller = self.controllers[name]
+            if create:
+                controller.create()
             else:
-                pod_nodes = [p.node for p in self.pods if p.deployment == spec.from_deployment]
-                if scenario.churn or scenario.autoscalers:  # room for the pods churn creates (model/client_pods.py)
-                    d = self.deployments[spec.from_deployment]
-                    slots = sender_slots(d.name, d.replicas, scenario.churn, scenario.autoscalers)
-                    pod_nodes += [0] * max(0, slots - len(pod_nodes))
-                elif not pod_nodes:
-                    self.warnings.append(f"clients.{spec.name}: Deployment/{spec.from_deployment} has no running pods, so the client sends nothing")
-                    pod_nodes = []
-            client = Client(
-                self.env, index, spec.name, service_index[spec.service], spec.rate, spec.timeout,
-                pod_nodes, offset, end, self.streams.rng("arrivals", spec.name), None,  # type: ignore[arg-type]
-                self.proxies, self.pods, self.network, self.recorder,
-            )
-            client.on_idle = self._client_idle
-            client.rate_steps = spec.rate_steps
-            clients.append(client)
-            offset += len(pod_nodes)
-        _ = start
-        return clients
+                controller.delete()
+        elif kind == "HorizontalPodAutoscaler":
+            hpa = self.autoscalers[name]
+            if create:
+                hpa.start()
+            else:
+                hpa.stop()
+        else:
+            names = [s.name for s in self.cluster.services]
+            if name not in names:  # a Service nobody targets: nothing in the model depends on it
+                return
+            s = names.index(name)
+            self.dns.exists[s] = create
+            if not create:
+                self.cluster.deleted_services.add(s)
+                self.slices.remove_service(s)
+
+    # -- the run ---------------------------------------------------------------------------------
+
+    def remove_endpoint(self, pod: int) -> None:
+        """Delete a pod at once: gone everywhere (no propagation), refusing new connections (tests' abrupt case)."""
+        self.cluster.pods[pod].stop_listening(lambda _: None)
+        self.slices.set_everywhere(pod, False, remove=True)
+
+    def set_endpoint_ready(self, pod: int, ready: bool) -> None:
+        """Set a pod's EndpointSlice ``ready`` condition and make every kube-proxy see it at once (tests)."""
+        self.slices.set_everywhere(pod, ready)
 
     def _client_idle(self) -> None:
         self._busy_clients -= 1
@@ -368,13 +474,58 @@ class World:
         for name, hpa in self.autoscalers.items():
             if self.run.scenario.exists_at_start("HorizontalPodAutoscaler", name):
                 hpa.start()
+        start, end = self.window
+        self.env.push(start, Wakeup(self.env, self._snapshot, self._busy_at_start))
+        self.env.push(end, Wakeup(self.env, self._snapshot, self._busy_at_end))
         for client in self.clients:
-            if client.pod_nodes:
+            if client.slots:
                 client.start()
             else:
                 self._client_idle()
         if not self.clients:
             self.drained.succeed()
+
+    def _snapshot(self, into: list[float]) -> None:
+        """Every pod's busy worker-seconds so far (at the start and the end of the measured window)."""
+        into.extend(p.busy_s for p in self.cluster.pods)
+
+    def pod_busy(self) -> list[dict[str, float]]:
+        """Per pod: worker-seconds busy in the measured window, its workers, and its time alive in the window."""
+        start, end = self.window
+        out = []
+        for i, pod in enumerate(self.cluster.pods):
+            first = self._busy_at_start[i] if i < len(self._busy_at_start) else 0.0
+            last = self._busy_at_end[i] if i < len(self._busy_at_end) else pod.busy_s
+            alive = max(0.0, min(end, pod.ended_at if pod.ended_at is not None else end) - max(start, pod.created_at))
+            out.append({"busy_s": max(0.0, last - first), "workers": float(pod.concurrency), "alive_s": alive})
+        return out
+
+
+def _count(count: Any) -> Any:
+    """A call step's count: an int, or a function of a generator drawing one."""
+    if isinstance(count, int):
+        return count
+    if count.distribution == "uniform":
+        low, high = count.low, count.high
+        return lambda rng: int(rng.integers(low, high + 1))
+    if count.distribution == "poisson":
+        mean = count.mean
+        return lambda rng: int(rng.poisson(mean))
+    values = np.asarray(count.values)
+    weights = np.asarray(count.weights if count.weights is not None else [1.0] * values.size, dtype=float)
+    p = weights / weights.sum()
+    return lambda rng: int(values[rng.choice(values.size, p=p)])
+
+
+def _calls(steps: tuple[Any, ...]) -> list[CallStep]:
+    out: list[CallStep] = []
+    for step in steps:
+        if isinstance(step, CallStep):
+            out.append(step)
+        elif isinstance(step, ParallelStep):
+            for branch in step.branches:
+                out.extend(_calls(branch))
+    return out
 
 
 def _detail(event: ChurnEventSpec) -> str:

@@ -1,0 +1,294 @@
+"""Workloads and their operations, resolved: what each Deployment's pods do with a request, and whom they call.
+
+``workloads.<d>`` layers (its own entry, then ``workloads.default``, then the
+built-in default) give each Deployment its service time, workers and waiting
+room, and optionally ``operations``: named lists of steps. A ``call`` step's
+target is resolved as the calling pod's resolver would (its namespace, the
+search list), exactly like a client's target; its ``operation`` must be one
+that every Deployment behind the callee Service offers (default: their first).
+Calls must not form a cycle. ``calls`` says how the pods call each Service
+(connections, timeout, retries, discovery), with per-Service overrides.
+Clients may weigh the target's operations, and closed-loop users may weigh
+sequences of them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import netsim.spec as _spec
+from netsim.config.schema import (
+    BUILTIN_WORKLOAD,
+    CallsConfig,
+    CallStepConfig,
+    ClientConfig,
+    DnsConfig,
+    ExperimentConfig,
+    LookupStepConfig,
+    ParallelStepConfig,
+    TaskConfig,
+    WorkloadConfig,
+    WorkStepConfig,
+)
+from netsim.errors import ConfigError, did_you_mean
+from netsim.k8s.dns_names import lookup_sequence, resolve_name, service_fqdn
+from netsim.k8s.objects import Deployment, Service, ServiceType
+from netsim.k8s.selectors import matches_equality
+
+if TYPE_CHECKING:
+    from netsim.spec import CallPolicy, WorkloadSpec
+
+_LAYERED = ("service_time", "concurrency", "queue_limit", "startup", "prestop", "operations", "hold_worker", "calls")
+
+
+def build_workloads(
+    config: ExperimentConfig, deployments: tuple[Deployment, ...], services: tuple[Service, ...]
+) -> dict[str, WorkloadSpec]:
+    """Each Deployment's workload: its own entry, then ``workloads.default``, then the built-in default."""
+    names = [d.name for d in deployments]
+    for key in config.workloads:
+        if key != "default" and key not in names:
+            raise ConfigError(
+                f"workloads.{key}", f"no Deployment named '{key}'{did_you_mean(key, names)}; workloads are keyed by Deployment name"
+            )
+    builtin = WorkloadConfig.model_validate(BUILTIN_WORKLOAD)
+    default = config.workloads.get("default", WorkloadConfig())
+    layered = {}
+    for name in names:
+        layers = (config.workloads.get(name, WorkloadConfig()), default, builtin)
+        layered[name] = {f: next((getattr(layer, f) for layer in layers if getattr(layer, f) is not None), None) for f in _LAYERED}
+    offered = {name: list(values["operations"] or {"default": None}) for name, values in layered.items()}
+    out = {}
+    for d in deployments:
+        values = layered[d.name]
+        path = f"workloads.{d.name}" if d.name in config.workloads else "workloads.default"
+        calls: CallsConfig = values["calls"] or CallsConfig()
+        compiler = _Compiler(path, d, services, deployments, offered, config.cluster.dns)
+        operations = tuple(
+            _spec.OperationSpec(op, compiler.steps(f"{path}.operations.{op}", steps))
+            for op, steps in (values["operations"] or {}).items()
+        ) or (_spec.OperationSpec("default", (_spec.WorkStep(),)),)
+        out[d.name] = _spec.WorkloadSpec(
+            service_time=values["service_time"], concurrency=values["concurrency"], queue_limit=values["queue_limit"],
+            startup=values["startup"], prestop=values["prestop"], operations=operations,
+            hold_worker=True if values["hold_worker"] is None else values["hold_worker"],
+            calls=_call_policies(path, calls, compiler.called),
+        )
+    _check_no_cycles(out, services, deployments)
+    return out
+
+
+class _Compiler:
+    """Steps of one Deployment's operations, with every call target resolved from its pods' namespace."""
+
+    def __init__(self, path: str, deployment: Deployment, services: tuple[Service, ...], deployments: tuple[Deployment, ...],
+                 offered: dict[str, list[str]], dns: DnsConfig) -> None:
+        self.path = path
+        self.deployment = deployment
+        self.services = services
+        self.deployments = deployments
+        self.offered = offered
+        self.dns = dns
+        self.called: dict[str, tuple[int, int]] = {}
+        """Per Service called: DNS queries of one lookup from these pods, and when NXDOMAIN."""
+
+    def steps(self, path: str, steps: list[Any]) -> tuple[Any, ...]:
+        return tuple(self.step(f"{path}.{i}", step) for i, step in enumerate(steps))
+
+    def step(self, path: str, step: Any) -> Any:
+        if isinstance(step, WorkStepConfig):
+            return _spec.WorkStep(None if step.work == "service_time" else step.work)
+        if isinstance(step, CallStepConfig):
+            return self.call(path, step)
+        if isinstance(step, ParallelStepConfig):
+            return _spec.ParallelStep(tuple(
+                self.steps(f"{path}.parallel.{i}", branch if isinstance(branch, list) else [branch])
+                for i, branch in enumerate(step.parallel)
+            ))
+        assert isinstance(step, LookupStepConfig)
+        return self.lookup(step.lookup)
+
+    def call(self, path: str, step: CallStepConfig) -> Any:
+        from netsim.config.resolve import resolve_target
+
+        service, port, queries, nx_queries = resolve_target(f"{path}.call", step.call, self.deployment.namespace, self.services, self.dns)
+        self.called[service.name] = (queries, nx_queries)
+        if service.type is ServiceType.EXTERNAL_NAME:
+            if step.operation is not None:
+                raise ConfigError(f"{path}.operation", f"Service '{service.name}' is ExternalName: a host outside has no operations; remove operation")
+            operation = "default"
+        else:
+            operation = callee_operation(f"{path}.operation", service, step.operation, self.deployments, self.offered)
+        return _spec.CallStep(
+            service=service.name, port=port, operation=operation, count=step.count, probability=step.probability,
+            timeout=step.timeout, optional=step.optional, request_bytes=step.request_bytes, response_bytes=step.response_bytes,
+        )
+
+    def lookup(self, name: str) -> Any:
+        """A lookup from these pods: its sequential tries, its queries, and whether CoreDNS forwards it upstream."""
+        records = {service_fqdn(s.name, s.namespace): s for s in self.services}
+        ndots, extra = self.dns.ndots, tuple(self.dns.search)
+        found, tries = resolve_name(name, self.deployment.namespace, records, ndots, extra)
+        if found is None:
+            tries = len(lookup_sequence(name, self.deployment.namespace, ndots, extra))  # the last try is answered upstream
+        upstream = found is None or found.type is ServiceType.EXTERNAL_NAME  # type: ignore[attr-defined]
+        queries = 2 * tries if self.dns.aaaa else tries
+        return _spec.LookupStep(name=name, tries=tries, queries=queries, upstream=upstream)
+
+
+def serving_deployments(service: Service, deployments: tuple[Deployment, ...]) -> list[Deployment]:
+    """The Deployments whose pods the Service selects (its endpoints come from them)."""
+    if service.type is ServiceType.EXTERNAL_NAME or not service.selector:
+        return []
+    return [d for d in deployments if matches_equality(service.selector, d.pod_labels)]
+
+
+def callee_operation(path: str, service: Service, wanted: str | None, deployments: tuple[Deployment, ...],
+                     offered: dict[str, list[str]]) -> str:
+    """The operation a call or a client asks of ``service``: ``wanted``, which every serving Deployment must offer,
+    or their common first one."""
+    serving = serving_deployments(service, deployments)
+    if not serving:
+        return wanted or "default"  # no endpoints: the requests are refused (a warning says so)
+    if wanted is None:
+        firsts = {offered[d.name][0] for d in serving}
+        if len(firsts) > 1:
+            raise ConfigError(path, f"the Deployments behind Service '{service.name}' start with different operations "
+                                    f"({', '.join(sorted(firsts))}); name the operation")
+        return firsts.pop()
+    for d in serving:
+        if wanted not in offered[d.name]:
+            raise ConfigError(path, f"Deployment/{d.name} (behind Service '{service.name}') has no operation '{wanted}'"
+                                    f"{did_you_mean(wanted, offered[d.name])}; its operations: {', '.join(offered[d.name])}")
+    return wanted
+
+
+def _call_policies(path: str, calls: CallsConfig, called: dict[str, tuple[int, int]]) -> dict[str, CallPolicy]:
+    for name in calls.services:
+        if name not in called:
+            raise ConfigError(f"{path}.calls.services.{name}", f"this Deployment does not call a Service named '{name}'"
+                                                               f"{did_you_mean(name, called)}; it calls: {', '.join(called) or 'nothing'}")
+    policies = {}
+    for name, (queries, nx_queries) in called.items():
+        override = calls.services.get(name)
+
+        def pick(field: str, override: Any = override) -> Any:
+            value = getattr(override, field, None) if override is not None else None
+            return getattr(calls, field) if value is None else value
+
+        discovery = pick("discovery")
+        policies[name] = _spec.CallPolicy(
+            connections=pick("connections"), timeout=pick("timeout"), retries=pick("retries"), discovery=discovery,
+            dns_queries=0 if discovery == "env" else queries, dns_nx_queries=nx_queries,
+        )
+    return policies
+
+
+def _check_no_cycles(workloads: dict[str, WorkloadSpec], services: tuple[Service, ...], deployments: tuple[Deployment, ...]) -> None:
+    """Calls must not come back to an operation already waiting on them (that request could never end)."""
+    by_name = {s.name: s for s in services}
+    graph: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for name, workload in workloads.items():
+        for op in workload.operations:
+            graph[(name, op.name)] = [
+                (d.name, call.operation) for call in _calls(op.steps) for d in serving_deployments(by_name[call.service], deployments)
+            ]
+    state: dict[tuple[str, str], int] = {}
+
+    def visit(node: tuple[str, str], trail: list[tuple[str, str]]) -> None:
+        state[node] = 1
+        for nxt in graph.get(node, []):
+            if state.get(nxt) == 1:
+                cycle = [*trail[trail.index(nxt):], nxt] if nxt in trail else [node, nxt]
+                raise ConfigError(
+                    f"workloads.{node[0]}.operations.{node[1]}",
+                    "calls form a cycle (" + " -> ".join(f"{d}.{o}" for d, o in cycle) + "); a request would wait on itself: break the cycle",
+                )
+            if state.get(nxt) is None:
+                visit(nxt, [*trail, nxt])
+        state[node] = 2
+
+    for node in graph:
+        if state.get(node) is None:
+            visit(node, [node])
+
+
+def _calls(steps: tuple[Any, ...]) -> list[Any]:
+    out = []
+    for step in steps:
+        if isinstance(step, _spec.CallStep):
+            out.append(step)
+        elif isinstance(step, _spec.ParallelStep):
+            for branch in step.branches:
+                out.extend(_calls(branch))
+    return out
+
+
+def client_operations(
+    client: ClientConfig, service: Service, deployments: tuple[Deployment, ...], workloads: dict[str, WorkloadSpec]
+) -> tuple[tuple[str, ...], tuple[float, ...], Any]:
+    """A client's operations: the names it sends, their weights (open loop), and its closed-loop users (or None)."""
+    path = f"clients.{client.name}"
+    offered = {name: [op.name for op in w.operations] for name, w in workloads.items()}
+    first = callee_operation(f"{path}.target", service, None, deployments, offered)
+    serving = serving_deployments(service, deployments)
+
+    def check(name: str, where: str) -> str:
+        return callee_operation(where, service, name, deployments, offered) if serving else _only_default(name, where)
+
+    weights = client.operations or {}
+    arrival = client.arrival
+    if arrival.process == "poisson":
+        for label, weight in weights.items():
+            if isinstance(weight, TaskConfig):
+                raise ConfigError(f"{path}.operations.{label}", "a sequence of operations is for closed-loop users (arrival.process: closed); "
+                                                                "Poisson arrivals send one operation each: give a weight")
+            check(label, f"{path}.operations.{label}")
+        if not weights:
+            return (first,), (), None
+        if not sum(weights.values()) > 0:  # type: ignore[arg-type]
+            raise ConfigError(f"{path}.operations", "the weights are all 0: give at least one a positive weight")
+        names = tuple(weights)
+        return names, tuple(float(weights[n]) for n in names), None  # type: ignore[arg-type]
+    tasks, task_weights = [], []
+    for label, weight in (weights or {first: 1.0}).items():
+        if isinstance(weight, TaskConfig):
+            sequence = tuple(check(op, f"{path}.operations.{label}.sequence.{i}") for i, op in enumerate(weight.sequence))
+            tasks.append(sequence)
+            task_weights.append(weight.weight)
+        else:
+            tasks.append((check(label, f"{path}.operations.{label}"),))
+            task_weights.append(float(weight))
+    if not sum(task_weights) > 0:
+        raise ConfigError(f"{path}.operations", "the weights are all 0: give at least one a positive weight")
+    on_start = arrival.on_start
+    start = tuple(check(op, f"{path}.arrival.on_start") for op in ([on_start] if isinstance(on_start, str) else (on_start or [])))
+    names = tuple(dict.fromkeys([*start, *(op for task in tasks for op in task)])) or (first,)
+    closed = _spec.ClosedLoopSpec(users=arrival.users, think_time=arrival.think_time, tasks=tuple(tasks),  # type: ignore[arg-type]
+                                  weights=tuple(task_weights), on_start=start)
+    return names, (), closed
+
+
+def _only_default(name: str, path: str) -> str:
+    if name != "default":
+        raise ConfigError(path, f"this target has no operations but 'default' (no Deployment with operations serves it); got '{name}'")
+    return name
+
+
+def expected_calls_per_request(workloads: dict[str, WorkloadSpec], services: tuple[Service, ...],
+                               deployments: tuple[Deployment, ...], service: str, operation: str) -> float:
+    """Mean calls a request to ``service``'s ``operation`` causes downstream (counts × probabilities), for estimates."""
+    by_name = {s.name: s for s in services}
+    serving = serving_deployments(by_name[service], deployments)
+    if not serving:
+        return 0.0
+    workload = workloads[serving[0].name]
+    op = next((o for o in workload.operations if o.name == operation), None)
+    if op is None:
+        return 0.0
+    total = 0.0
+    for call in _calls(op.steps):
+        n = call.count if isinstance(call.count, int) else call.count.mean_count
+        total += n * call.probability * (1.0 + expected_calls_per_request(workloads, services, deployments, call.service, call.operation))
+    return total if math.isfinite(total) else 0.0
