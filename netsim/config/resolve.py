@@ -146,13 +146,7 @@ def build_client(
     service_name, queries = resolve_name(host, namespace, records, ndots, extra)
     by_name = {s.name: s for s in services}
     if service_name is None:
-        wanted = host.split(".")[0]
-        raise ConfigError(
-            f"{path}.target",
-            f"no Service named '{wanted}'{did_you_mean(wanted, by_name)}"
-            + (f" in namespace '{namespace}'" if wanted in by_name else "")
-            + f"; Services in this experiment: {', '.join(by_name) or 'none'}",
-        )
+        raise ConfigError(f"{path}.target", _unresolved(host, namespace, services, client.from_))
     nx_queries = len(lookup_sequence(host, namespace, ndots, extra))
     if dns is not None and dns.aaaa:
         queries, nx_queries = 2 * queries, 2 * nx_queries
@@ -209,6 +203,22 @@ def build_client(
         retries=client.retries,
         rate_steps=tuple((step.at, step.rate) for step in client.arrival.steps),
     )
+
+
+def _unresolved(host: str, namespace: str, services: tuple[Service, ...], from_: str | None) -> str:
+    """Why ``host`` names no Service: which namespace was looked in, and where a Service of that name is."""
+    parts = host.rstrip(".").split(".")
+    wanted = parts[0]
+    asked = parts[1] if len(parts) >= 2 and parts[1] not in ("svc", "") else namespace
+    names = sorted({s.name for s in services})
+    homes = sorted({s.namespace for s in services if s.name == wanted})
+    origin = f"the namespace of {from_}" if from_ else "the client's namespace"
+    if homes:
+        looked = f"namespace '{asked}'" + ("" if asked != namespace or len(parts) >= 2 else f" ({origin})")
+        return (f"no Service named '{wanted}' in {looked}; Service '{wanted}' is in namespace {', '.join(repr(h) for h in homes)}: "
+                f"write {wanted}.{homes[0]} or {wanted}.{homes[0]}.svc.cluster.local")
+    return (f"no Service named '{wanted}'{did_you_mean(wanted, names)} (looked in namespace '{asked}'); "
+            f"Services in this experiment: {', '.join(names) or 'none'}")
 
 
 def _plain(value: Any) -> Any:
