@@ -97,16 +97,22 @@ class LogNormal(_Distribution):
 
     _v = field_validator("mean_", "p99", mode="before")(lambda cls, v: None if v is None else _duration(v))
 
+    @field_validator("sigma")
+    @classmethod
+    def _convergent(cls, sigma: float | None) -> float | None:
+        if sigma is not None and sigma > MAX_LOGNORMAL_SIGMA:
+            raise ValueError(
+                f"sigma {sigma:g} is above {MAX_LOGNORMAL_SIGMA:g}: the mean of n draws then has a relative standard error of "
+                "sqrt((exp(sigma^2)-1)/n) > 10^15 for any feasible n, so no run measures the mean it was given "
+                "(nearly every draw is far below it); real service times have sigma 0.2-2 (or give p99 instead)"
+            )
+        return sigma
+
     @model_validator(mode="after")
     def _one_shape(self) -> LogNormal:
         if (self.sigma is None) == (self.p99 is None):
             raise ValueError("give exactly one of 'sigma' or 'p99' beside 'mean'")
-        if self.sigma is not None and self.sigma > MAX_LOGNORMAL_SIGMA:
-            raise ValueError(
-                f"sigma {self.sigma:g} is above {MAX_LOGNORMAL_SIGMA:g}: the mean of n draws then has a relative standard error of "
-                f"sqrt((exp(sigma^2)-1)/n) > 10^15 for any feasible n, so no run measures the mean {self.mean_:g}s it was given; "
-                "real service times have sigma 0.2-2 (or give p99 instead)"
-            )
+
         if self.p99 is not None:
             ratio = math.log(self.p99 / self.mean_)
             if ratio <= 0 or 2 * ratio > _Z99**2:

@@ -275,8 +275,10 @@ def check_measurable(scenario: ScenarioSpec, suffix: str = "") -> None:
             )
     offered = offered_rates(scenario)
     length = run_length(scenario)
+    given = scenario.config.get("workloads") or {}
     for name, workload in scenario.workloads.items():
-        _check_lognormal(workload.service_time, offered.get(name, 0.0) * length, f"workloads.{name}.service_time", suffix)
+        layer = name if (given.get(name) or {}).get("service_time") is not None else "default"
+        _check_lognormal(workload.service_time, offered.get(name, 0.0) * length, f"workloads.{layer}.service_time", suffix)
     total = requests_per_second(scenario) * length
     network = scenario.cluster.network
     for hop in ("same_node", "same_zone", "cross_zone", "internet"):
