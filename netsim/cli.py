@@ -123,10 +123,10 @@ def cmd_run(args: argparse.Namespace) -> int:
               "to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     except OSError as exc:
-        if exc.errno not in DISK_ERRNOS:
+        if exc.errno not in DISK_ERRNOS or not _inside(exc.filename, output):
             raise
         raise ConfigError(str(output), f"cannot write the results: {exc.strerror}; free space or choose another folder with -o "
-                                       f"(finished runs are kept in {output}/runs; the tables were left as they were)") from None
+                                       f"(finished runs are kept in {output}/runs; tables are never left half-written)") from None
     finally:
         if bar:
             bar.close()
@@ -145,6 +145,13 @@ def cmd_run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _inside(filename: Any, folder: Path) -> bool:
+    """An OSError about ``folder``'s files (a write error often names no file: that too)."""
+    if filename is None:
+        return True
+    return os.path.abspath(str(filename)).startswith(os.path.abspath(folder))
 
 
 class _ProgressBar:
