@@ -102,11 +102,12 @@ def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def cmd_run(args: argparse.Namespace) -> int:
     from netsim.executors import check_options
-    from netsim.experiment import RunFailedWarning, run_experiment
-    from netsim.results import DISK_ERRNOS, claim_output
 
     check_options(args.executor, args.jobs, args.address)
     spec = _load(args)
+    # Imported once the input is checked: they bring pandas and scipy, a second of start-up a refused input need not pay.
+    from netsim.experiment import RunFailedWarning, run_experiment
+    from netsim.results import DISK_ERRNOS, claim_output
     output = Path(args.output) if args.output else Path("results") / spec.name
     bar = None
     try:
