@@ -17,7 +17,7 @@ from typing import Any
 
 from netsim.errors import ConfigError
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("netsim: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -102,20 +102,32 @@ def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def cmd_run(args: argparse.Namespace) -> int:
     from netsim.executors import check_options
-    from netsim.experiment import RunFailedWarning, run_experiment
 
     check_options(args.executor, args.jobs, args.address)
     spec = _load(args)
+    # Imported once the input is checked: they bring pandas and scipy, a second of start-up a refused input need not pay.
+    from netsim.experiment import RunFailedWarning, run_experiment
+    from netsim.results import DISK_ERRNOS, claim_output
     output = Path(args.output) if args.output else Path("results") / spec.name
-    bar = _progress(spec.runs(), args.quiet)
+    bar = None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RunFailedWarning)  # reported below, in one line
-            results = run_experiment(spec, output=output, jobs=args.jobs, save_requests=args.save_requests, progress=bar,
-                                     executor=args.executor, address=args.address, force=args.force, report=not args.no_report)
+        with claim_output(output):  # writable, and not in use by another run: checked before simulating
+            bar = _progress(spec.runs(), args.quiet)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RunFailedWarning)  # reported below, in one line
+                results = run_experiment(spec, output=output, jobs=args.jobs, save_requests=args.save_requests, progress=bar,
+                                         executor=args.executor, address=args.address, force=args.force, report=not args.no_report)
     except KeyboardInterrupt:
-        print(f"\nnetsim: interrupted; finished runs are kept in {output}/runs: run the same command again to resume", file=sys.stderr)
-        return 130
+        if bar:
+            bar.close()
+        print(f"{chr(10) if bar else ''}netsim: interrupted; finished runs are kept in {output}/runs: run the same command again "
+              "to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as exc:
+        if exc.errno not in DISK_ERRNOS or not _inside(exc.filename, output):
+            raise
+        raise ConfigError(str(output), f"cannot write the results: {exc.strerror}; free space or choose another folder with -o "
+                                       f"(finished runs are kept in {output}/runs; tables are never left half-written)") from None
     finally:
         if bar:
             bar.close()
@@ -134,6 +146,13 @@ def cmd_run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _inside(filename: Any, folder: Path) -> bool:
+    """An OSError about ``folder``'s files (a write error often names no file: that too)."""
+    if filename is None:
+        return True
+    return os.path.abspath(str(filename)).startswith(os.path.abspath(folder))
 
 
 class _ProgressBar:
@@ -222,8 +241,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
           f"{len(spec.runs())} run(s), config hash {spec.config_hash}")
     if len(spec.scenarios) > 1:
         print(f"comparisons are paired differences to scenario '{spec.compare_to}'")
+    from netsim.limits import estimate
+
     for scenario in spec.scenarios:
         print(f"\nscenario {scenario.name}")
+        cost = estimate(scenario)
+        print(f"  cost per run: ~{cost.requests:.3g} requests, ~{cost.events:.3g} events; up to {cost.pods} pods")
         if scenario.parameters:
             print("  set: " + ", ".join(f"{k}={v}" for k, v in scenario.parameters.items()))
         run = scenario.run

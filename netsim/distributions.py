@@ -16,9 +16,15 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from netsim.errors import ConfigError
+from netsim.input_files import SAMPLES_FILE_LIMIT, read_text
 from netsim.units import parse_duration
 
 _Z99 = 2.3263478740408408  # standard normal 99th percentile
+MAX_LOGNORMAL_SIGMA = 10.0
+"""Largest lognormal ``sigma`` accepted at all: the mean of n draws has a relative standard error of
+sqrt((exp(sigma^2) - 1) / n), which at sigma 10 is above 10^15 even for 10^12 draws, and far enough out
+every draw under- or overflows. How many draws a run makes is checked too (netsim.limits)."""
 
 
 def _duration(value: Any) -> float:
@@ -26,7 +32,7 @@ def _duration(value: Any) -> float:
 
 
 class _Distribution(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     @property
     def mean(self) -> float:  # pragma: no cover - overridden
@@ -91,10 +97,22 @@ class LogNormal(_Distribution):
 
     _v = field_validator("mean_", "p99", mode="before")(lambda cls, v: None if v is None else _duration(v))
 
+    @field_validator("sigma")
+    @classmethod
+    def _convergent(cls, sigma: float | None) -> float | None:
+        if sigma is not None and sigma > MAX_LOGNORMAL_SIGMA:
+            raise ValueError(
+                f"sigma {sigma:g} is above {MAX_LOGNORMAL_SIGMA:g}: the mean of n draws then has a relative standard error of "
+                "sqrt((exp(sigma^2)-1)/n) > 10^15 for any feasible n, so no run measures the mean it was given "
+                "(nearly every draw is far below it); real service times have sigma 0.2-2 (or give p99 instead)"
+            )
+        return sigma
+
     @model_validator(mode="after")
     def _one_shape(self) -> LogNormal:
         if (self.sigma is None) == (self.p99 is None):
             raise ValueError("give exactly one of 'sigma' or 'p99' beside 'mean'")
+
         if self.p99 is not None:
             ratio = math.log(self.p99 / self.mean_)
             if ratio <= 0 or 2 * ratio > _Z99**2:
@@ -181,24 +199,17 @@ class Empirical(_Distribution):
     def _read(cls, data: Any, info: ValidationInfo) -> Any:
         if not isinstance(data, dict) or data.get("samples") or "file" not in data:
             return data
+        if not isinstance(data["file"], str) or not data["file"]:
+            raise ValueError(f"'file' must be a path (a string), got {data['file']!r:.40}")
         base = Path((info.context or {}).get("base_dir", "."))
-        path = Path(str(data["file"]))
+        path = Path(data["file"])
         path = path if path.is_absolute() else base / path
         try:
-            text = path.read_text()
-        except OSError as exc:
-            raise ValueError(
-                f"cannot read the samples file '{path}' ({exc.strerror}); fix 'file': "
-                "relative paths start at the experiment file's folder"
-            ) from None
+            text = read_text(path, SAMPLES_FILE_LIMIT, "samples file")
+        except ConfigError as exc:
+            raise ValueError(f"samples file {exc}; fix 'file': relative paths start at the experiment file's folder") from None
         scale = {"s": 1.0, "ms": 1e-3, "us": 1e-6}.get(str(data.get("unit", "s")), 1.0)
-        try:
-            values = [float(tok) * scale for tok in text.replace(",", " ").split() if not tok.startswith("#")]
-        except ValueError:
-            raise ValueError(f"'{path}' must hold one number per line") from None
-        if not values or min(values) < 0:
-            raise ValueError(f"'{path}' must hold at least one non-negative number")
-        return {**data, "file": str(path), "samples": tuple(values)}
+        return {**data, "file": str(path), "samples": tuple((read_samples(text, str(path)) * scale).tolist())}
 
     @property
     def mean(self) -> float:
@@ -206,6 +217,36 @@ class Empirical(_Distribution):
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         return rng.choice(np.asarray(self.samples), size)
+
+
+def read_samples(text: str, where: str) -> np.ndarray:
+    """The numbers of a samples file (one or more per line, ``#`` starts a comment): finite and non-negative."""
+    tokens = [tok for line in text.splitlines() for tok in line.split("#", 1)[0].replace(",", " ").split()]
+    try:
+        values = np.array(tokens, dtype=float)
+    except ValueError:
+        bad = next(tok for tok in tokens if not _is_number(tok))
+        raise ValueError(f"'{where}' must hold numbers only, found {bad!r:.30} on line {_line_of(text, bad)}") from None
+    if values.size == 0:
+        raise ValueError(f"'{where}' holds no numbers; give at least one sample, one per line")
+    wrong = ~np.isfinite(values) | (values < 0)
+    if wrong.any():
+        bad = tokens[int(np.argmax(wrong))]
+        what = "a negative number" if np.isfinite(values[int(np.argmax(wrong))]) else "a value that is not finite"
+        raise ValueError(f"'{where}' holds {what} ({bad}) on line {_line_of(text, bad)}; every sample must be a finite number >= 0")
+    return values
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def _line_of(text: str, token: str) -> int:
+    return next((i for i, line in enumerate(text.splitlines(), 1) if token in line.split("#", 1)[0]), 0)
 
 
 DistributionSpec = Annotated[

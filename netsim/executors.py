@@ -9,10 +9,14 @@ executor or on the number of workers — each run carries its own seeds.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
 import re
+import signal
+import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, TypeVar
@@ -53,9 +57,17 @@ def run_all(
 
 def _in_processes(fn: Callable[[Any], T], items: Sequence[Any], jobs: int) -> Iterator[tuple[int, T | BaseException]]:
     # Spawned, not forked: no state leaks from the parent, and the same on every platform (style.md §8).
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(items)), mp_context=multiprocessing.get_context("spawn"))
+    # Workers start with Ctrl-C ignored (an ignored signal stays ignored across exec, so this also covers a
+    # worker still importing): the parent alone handles it, in one line, and stops the workers itself.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if _in_main_thread() else None
     try:
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(items)), mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=worker_setup, initargs=(os.getpid(),))
         futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    try:
         for future in as_completed(futures):
             try:
                 value: T | BaseException = future.result()
@@ -63,10 +75,45 @@ def _in_processes(fn: Callable[[Any], T], items: Sequence[Any], jobs: int) -> It
                 value = exc
             yield futures[future], value
     except BaseException:
-        # Ctrl-C or the caller stopped early: drop queued runs, do not wait for those in flight.
-        pool.shutdown(wait=False, cancel_futures=True)
+        # Ctrl-C or the caller stopped early: drop queued runs and stop the runs in flight (their results would
+        # be lost anyway; stored runs are kept), so the command ends now instead of when the workers finish.
+        _stop_workers(pool)
         raise
     pool.shutdown()
+
+
+def worker_setup(parent_pid: int) -> None:
+    """Runs first in every worker process: ignore Ctrl-C, and die with the parent (Linux).
+
+    The parent handles Ctrl-C; a worker that inherited the terminal's SIGINT would print its
+    own traceback. ``PR_SET_PDEATHSIG`` asks the kernel to SIGKILL the worker when the
+    parent dies — even by SIGKILL, when no cleanup code of the parent runs — so no
+    worker is left simulating for nobody.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        with contextlib.suppress(OSError, AttributeError):  # no prctl: the pool's own shutdown is all there is
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before the request above took effect
+        os._exit(1)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # the executor offers no public way in 3.11
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.kill()
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(timeout=5)
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
 
 
 def _on_dask(fn: Callable[[Any], T], items: Sequence[Any], jobs: int | None, address: str | None) -> Iterator[tuple[int, T | BaseException]]:

@@ -112,10 +112,13 @@ def run_rows(result: RunResult) -> list[dict[str, Any]]:
     duration = result.window[1] - result.window[0]
     pod_node = np.array([_node_index(result, p["node"]) for p in result.pods] + [-1], dtype=np.int32)
     node_zone = np.array([n["zone"] for n in result.nodes] + [""], dtype=object)
+    done = req["t_issue_s"] + req["latency_s"]
+    completed = (done >= result.window[0]) & (done < result.window[1]) & (req["outcome"] == Outcome.OK)
     rows = []
     for c, client in enumerate(result.clients):
         for s, service in enumerate(result.services):
-            mask = measured & (req["client"] == c) & (req["service"] == s)
+            pair = (req["client"] == c) & (req["service"] == s)
+            mask = measured & pair
             if not mask.any() and not _targets(result, c, s):
                 continue
             outcome = req["outcome"][mask]
@@ -134,7 +137,7 @@ def run_rows(result: RunResult) -> list[dict[str, Any]]:
             row = {
                 "scenario": result.scenario, "replication": result.replication, "client": client,
                 "service": service["name"], "service_type": service["type"], "requests": n, "errors": errors,
-                "error_rate": errors / n if n else np.nan, "throughput_rps": int(ok.sum()) / duration,
+                "error_rate": errors / n if n else np.nan, "throughput_rps": int((completed & pair).sum()) / duration,
                 **latency_figures(req["latency_s"][mask][ok]),
                 **load_figures(served),
                 "cross_node_fraction": float(np.mean(served_nodes != entry)) if pods.size else np.nan,

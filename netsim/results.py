@@ -6,15 +6,25 @@ columns); ``timeline.csv`` and ``events.csv`` appear when a run produces them;
 ``requests.parquet`` has one row per measured request when asked for;
 ``manifest.json`` records what ran: the resolved config, seeds, versions, wall
 time and the runs that failed. Files are written to a temporary name and
-renamed, so a reader never sees half a file.
+renamed, so a reader never sees half a file; the tables of one run are all
+written first and only then renamed into place, so a disk that fills up while
+writing leaves the previous tables whole rather than a mix of old and new.
+
+:func:`claim_output` checks, before anything is simulated, that the results folder
+can be created and written, and locks it (``.lock``, ``flock``) for the duration of
+one ``netsim run``: a second run into the same folder is refused instead of the last
+writer silently winning.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import platform
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,12 +75,8 @@ class Results:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that the file is either the old one or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    tmp = _stage(path, data)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -78,21 +84,107 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 def write_results(results: Results, folder: Path) -> None:
-    """Write every table of ``results`` under ``folder``."""
+    """Write every table of ``results`` under ``folder``: all to temporary files first, then renamed together."""
     folder.mkdir(parents=True, exist_ok=True)
+    files: dict[Path, bytes | None] = {}  # None: remove (a table this run does not have)
     for name in (*TABLES, *ALWAYS, *WHEN_PRESENT):
         frame: pd.DataFrame = getattr(results, name)
-        path = folder / f"{name}.csv"
-        if name in WHEN_PRESENT and frame.empty:
-            path.unlink(missing_ok=True)  # left by an earlier run of a different config
-            continue
-        write_atomic(path, frame.to_csv(index=False, lineterminator="\n").encode())
-    if not results.requests.empty:
-        write_atomic(folder / "requests.parquet", parquet_bytes(results.requests))
-    else:
-        (folder / "requests.parquet").unlink(missing_ok=True)
-    write_atomic(folder / "manifest.json", (json.dumps(results.manifest, indent=2, sort_keys=True, default=str) + "\n").encode())
+        empty = name in WHEN_PRESENT and frame.empty  # an old one is left by an earlier run of a different config
+        files[folder / f"{name}.csv"] = None if empty else frame.to_csv(index=False, lineterminator="\n").encode()
+    files[folder / "requests.parquet"] = None if results.requests.empty else parquet_bytes(results.requests)
+    files[folder / "manifest.json"] = (json.dumps(results.manifest, indent=2, sort_keys=True, default=str) + "\n").encode()
+    write_all_atomic(files)
     results.folder = folder
+
+
+def write_all_atomic(files: dict[Path, bytes | None]) -> None:
+    """Write several files so that either all are replaced or none is (``None`` removes a file).
+
+    Every file is first written in full to a temporary name beside it; only when all
+    are written are they renamed into place (renames need no space). If writing fails
+    (a full disk), the temporary files are removed and the old files stay as they were.
+    """
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, data in files.items():
+            if data is not None:
+                staged.append((_stage(path, data), path))
+    except BaseException:
+        for tmp, _ in staged:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    for tmp, path in staged:
+        os.replace(tmp, path)
+    for path, data in files.items():
+        if data is None:
+            path.unlink(missing_ok=True)
+
+
+def _stage(path: Path, data: bytes) -> str:
+    """``data`` written in full (flushed to disk) to a temporary file beside ``path``; returns its name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())  # a full disk shows here, not after the rename
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are meant to be shared
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO, errno.ENOTDIR}
+"""Errors of writing that are the output folder's state, not a bug: reported in one line, exit code 2."""
+
+
+@contextlib.contextmanager
+def claim_output(folder: Path) -> Iterator[Path]:
+    """Create ``folder`` if needed, check it can be written, and hold its lock while the block runs.
+
+    Raises:
+        ConfigError: the folder cannot be created or written, or another ``netsim run`` holds it.
+    """
+    import fcntl
+
+    where = str(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ConfigError(where, "is a file, not a folder; choose another results folder with -o FOLDER") from None
+    except NotADirectoryError:
+        raise ConfigError(where, "cannot be created: a part of the path is a file; choose another results folder with -o FOLDER") from None
+    except OSError as exc:
+        raise ConfigError(where, f"cannot create the results folder: {exc.strerror}; choose another with -o FOLDER") from None
+    lock_path = folder / ".lock"
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+    except OSError as exc:
+        raise ConfigError(where, f"cannot write in the results folder: {exc.strerror}; choose another with -o FOLDER") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            raise ConfigError(where, f"is in use by another netsim run{f' (pid {holder})' if holder.isdigit() else ''}; "
+                                     "wait for it to finish, or write elsewhere with -o FOLDER") from None
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            os.fsync(fd)
+            _stage_probe(folder)
+        except OSError as exc:
+            raise ConfigError(where, f"cannot write in the results folder: {exc.strerror}; free space or choose another with -o FOLDER") from None
+        yield folder
+    finally:
+        os.close(fd)  # releases the lock; the empty-ish .lock file stays, harmless
+
+
+def _stage_probe(folder: Path) -> None:
+    """Write and remove a small file: a read-only or full file system shows now, not after the simulation."""
+    Path(_stage(folder / ".write-check", b"netsim\n" * 512)).unlink()
 
 
 def load_results(folder: str | Path) -> Results:

@@ -23,6 +23,7 @@ import hashlib
 import io
 import json
 import re
+import shutil
 import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -99,6 +100,7 @@ def run_hash(run: RunSpec) -> str:
 
     config = json.loads(json.dumps(run.scenario.config, default=str))
     config.get("run", {}).pop("replications", None)
+    config.get("run", {}).pop("limits", None)  # what a run may cost does not change what it computes
     config.pop("description", None)
     payload = {"config": config, "seed": run.seed, "replication": run.replication, "netsim": __version__, "code": code_digest(),
                "format": RECORD_FORMAT}
@@ -159,13 +161,15 @@ class RunStore:
         return self.root / scenario_dirname(scenario) / f"rep-{replication}"
 
     def load(self, run: RunSpec, with_requests: bool = False) -> RunRecord | None:
-        """The stored record of ``run`` if it finished with the same run hash, else None."""
+        """The stored record of ``run`` if it finished with the same run hash and is whole, else None (it is rerun)."""
         base = self.base(run.scenario.name, run.replication)
         try:
-            data = json.loads(base.with_suffix(".json").read_text())
+            data = json.loads(base.with_suffix(".json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        if data.get("format") != RECORD_FORMAT or data.get("run_hash") != run_hash(run) or data.get("error") is not None:
+        if not well_formed(data) or data.get("run_hash") != run_hash(run) or data.get("error") is not None:
+            return None
+        if (data["scenario"], data["replication"], data["seed"]) != (run.scenario.name, run.replication, run.seed):
             return None
         requests = None
         if with_requests:
@@ -193,11 +197,38 @@ class RunStore:
         for transient in ("requests", "reused"):
             data.pop(transient)
         path = base.with_suffix(".json")
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)  # something that is not a record stands where it belongs (load() ignored it)
         write_atomic(path, (_dumps(data) + "\n").encode())
         return path
 
     def error_file(self, record: RunRecord) -> Path:
         return self.base(record.scenario, record.replication).with_suffix(".error.txt")
+
+
+_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "scenario": str, "replication": int, "seed": int, "run_hash": str, "sim_time_s": (int, float), "tables": dict,
+    "generated": int, "wall_time_s": (int, float), "warnings": list,
+}
+
+
+def well_formed(data: Any) -> bool:
+    """A stored record that can stand in for a run: this format, every field of its type, every per-run table present.
+
+    A record can be valid JSON and still not a finished run (``tables: {}``, a table missing,
+    rows that are not rows); reusing it would silently drop that run from every table.
+    """
+    if not isinstance(data, dict) or data.get("format") != RECORD_FORMAT:
+        return False
+    for name, kind in _FIELD_TYPES.items():
+        if not isinstance(data.get(name), kind) or isinstance(data.get(name), bool):
+            return False
+    tables = data["tables"]
+    if set(PER_RUN_TABLES) - set(tables):
+        return False
+    if not all(isinstance(rows, list) and all(isinstance(row, dict) for row in rows) for rows in tables.values()):
+        return False
+    return bool(tables["runs"])  # every finished run has at least one row per client
 
 
 def requests_frame(record: RunRecord) -> pd.DataFrame:

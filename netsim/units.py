@@ -6,6 +6,7 @@ reports out) speak other units.
 
 from __future__ import annotations
 
+import math
 import re
 
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
@@ -21,7 +22,7 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a duration such as '10ms' or '2s', got {value!r}")
     if isinstance(value, int | float):
-        return float(value)
+        return _finite(float(value), value)
     if isinstance(value, str):
         if value.strip().startswith("-") and _DURATION.match(value.strip()[1:]):
             raise ValueError(f"'{value}' is negative: a duration must be 0 or more")
@@ -29,12 +30,19 @@ def parse_duration(value: object) -> float:
         if match:
             number, unit = match.groups()
             if unit == "":
-                return float(number)
+                return _finite(float(number), value)
             if unit in _UNIT_SECONDS:
-                return float(number) * _UNIT_SECONDS[unit]
+                return _finite(float(number) * _UNIT_SECONDS[unit], value)
+            raise ValueError(f"'{value}' has an unknown unit '{unit}': use ns, us, ms, s, m or h (or plain seconds)")
     raise ValueError(
         f"'{value}' is not a duration: write a number with a unit (250us, 10ms, 2s, 5m, 1h) or plain seconds"
     )
+
+
+def _finite(seconds: float, given: object) -> float:
+    if not math.isfinite(seconds):
+        raise ValueError(f"{given!r} is not a finite duration: give a number of seconds or a number with a unit, e.g. 10ms")
+    return seconds
 
 
 def format_duration(seconds: float) -> str:

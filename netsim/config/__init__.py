@@ -12,18 +12,21 @@ import copy
 import hashlib
 import itertools
 import json
+import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from netsim import limits
 from netsim.config.messages import to_config_error
 from netsim.config.paths import apply_sets
 from netsim.config.resolve import build_scenario
 from netsim.config.schema import ExperimentConfig, ScenarioConfig
 from netsim.config.yaml_io import parse_yaml_value, read_yaml_documents, read_yaml_mapping
 from netsim.errors import ConfigError, did_you_mean
+from netsim.k8s.manifests import check_documents
 
 if TYPE_CHECKING:
     from netsim.spec import ExperimentSpec
@@ -55,6 +58,11 @@ def load_experiment(source: str | Path | Mapping[str, Any], sets: Iterable[tuple
         raw, base_dir, origin = read_yaml_mapping(source), Path(source).resolve().parent, str(source)
     sets = _apply_early_sets(raw, list(sets))
     sources = _load_manifest_files(raw, base_dir)
+    # The manifests as written, checked before any scenario patches them: a scenario's set names them by
+    # Kind/name, and a broken manifest is broken even where every scenario overrides the broken field.
+    check_documents(raw["manifests"], sources)
+    if isinstance(raw.get("deferred"), list):
+        check_documents(raw["deferred"], ["deferred"] * len(raw["deferred"]), "deferred")
     scenarios = _validate_scenarios(raw.pop("scenarios", None) or [])
     # Sweep settings describe the set of scenarios, not any one of them: kept out of each scenario's
     # config (and so out of its hash), which lets a grown sweep reuse the runs it already has.
@@ -66,7 +74,9 @@ def load_experiment(source: str | Path | Mapping[str, Any], sets: Iterable[tuple
 
     base = _validated({**copy.deepcopy(raw), **sweep}, sets, context, suffix="")
     specs = []
-    for name, point in _points(base.name, scenarios, base.vary):
+    configs = []
+    points = _points(base.name, scenarios, base.vary, base.run.limits)
+    for name, point in points:
         patched = copy.deepcopy(raw)
         for prefix, point_sets in point:
             try:
@@ -75,17 +85,21 @@ def load_experiment(source: str | Path | Mapping[str, Any], sets: Iterable[tuple
                 raise ConfigError(f"{prefix}.{exc.path}", exc.message) from None
         where = f" (in scenario '{name}')" if scenarios or base.vary else ""
         config = _validated(patched, sets, context, suffix=where)
+        configs.append(config)
+        limits.check_runs(sum(c.run.replications for c in configs), base.run.limits)
         parameters = {k: v for _, point_sets in point for k, v in point_sets.items()}
         try:
+            limits.check_config(config, where)
             specs.append(build_scenario(name, config, {**parameters, **dict(sets)}, sources, warnings))
+            warnings.extend(limits.check_scenario(specs[-1], where))
         except ConfigError as exc:
-            raise ConfigError(exc.path, exc.message + where) from None
+            raise ConfigError(exc.path, exc.message + (where if where not in exc.message else "")) from None
     names = [s.name for s in specs]
     if base.compare_to is not None and base.compare_to not in names:
         raise ConfigError(
             "compare_to", f"no scenario named '{base.compare_to}'{did_you_mean(base.compare_to, names)}; scenarios: {', '.join(names)}"
         )
-    digest = hashlib.sha256(json.dumps([s.config for s in specs], sort_keys=True, default=str).encode()).hexdigest()
+    digest = hashlib.sha256(json.dumps([_without_limits(s.config) for s in specs], sort_keys=True, default=str).encode()).hexdigest()
     return _spec.ExperimentSpec(
         name=base.name,
         scenarios=tuple(specs),
@@ -97,15 +111,21 @@ def load_experiment(source: str | Path | Mapping[str, Any], sets: Iterable[tuple
 
 
 _SWEEP_KEYS = ("vary", "compare_to")
+
+
+def _without_limits(config: dict[str, Any]) -> dict[str, Any]:
+    """A config for hashing: what a run may cost (run.limits) does not change what it computes."""
+    return {**config, "run": {k: v for k, v in config.get("run", {}).items() if k != "limits"}}
 Point = list[tuple[str, dict[str, Any]]]
 """The patches that make one scenario: ``(where, {dotted path: value})`` pairs, applied in order."""
 
 
-def _points(base_name: str, scenarios: list[ScenarioConfig], vary: Mapping[str, list[Any]]) -> list[tuple[str, Point]]:
+def _points(base_name: str, scenarios: list[ScenarioConfig], vary: Mapping[str, list[Any]], run_limits: Any = None) -> list[tuple[str, Point]]:
     """Every scenario to simulate: ``scenarios`` crossed with the combinations of ``vary``."""
     named: list[tuple[str, Point]] = [(s.name, [(f"scenarios.{s.name}.set", dict(s.set))]) for s in scenarios]
     if not vary:
         return named or [(base_name, [])]
+    limits.check_runs(max(len(named), 1) * math.prod(len(v) for v in vary.values()), run_limits)  # before listing them
     combos = _vary_combinations(vary)
     if not named:
         return [(label, [("vary", combo)]) for label, combo in combos]

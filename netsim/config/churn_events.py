@@ -28,21 +28,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, Discriminator, Field, Tag, field_validator, model_validator
 
-from netsim.distributions import DistributionSpec, coerce_distribution
-from netsim.units import parse_duration
-
-Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
-PositiveDuration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
-Latency = Annotated[DistributionSpec, BeforeValidator(coerce_distribution)]
+from netsim.config.fields import SECTION_CONFIG, Count, Duration, Latency, PositiveDuration
+from netsim.distributions import coerce_distribution
 
 ACTIONS = ("rollout", "scale", "kill", "fail", "drain", "apply", "delete")
 APPLYABLE_KINDS = ("Deployment", "Service", "HorizontalPodAutoscaler")
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = SECTION_CONFIG
 
 
 def _ref(value: Any, kinds: tuple[str, ...], example: str) -> str:
@@ -98,12 +94,12 @@ class RolloutEvent(_Timed):
 
 class ScaleEvent(_Timed):
     scale: DeploymentRef
-    replicas: int = Field(ge=0, description="the new spec.replicas")
+    replicas: Count = Field(ge=0, description="the new spec.replicas")
 
 
 class KillEvent(_Timed):
     kill: DeploymentRef
-    count: int = Field(1, ge=1, description="how many of its pods, chosen at random among the running ones")
+    count: Count = Field(1, ge=1, description="how many of its pods, chosen at random among the running ones")
     how: Literal["crash", "hang", "delete"] = Field(
         "crash", description="crash: process exits, restarts in place; hang: stops answering; delete: graceful deletion"
     )
@@ -177,7 +173,7 @@ class RetryConfig(_Section):
     counted separately; a request's latency runs from its first try.
     """
 
-    attempts: int = Field(2, ge=0, description="retries after the first try")
+    attempts: Count = Field(2, ge=0, description="retries after the first try")
     on: list[Literal["refused", "reset", "timeout", "rejected", "upstream"]] = Field(
         default_factory=lambda: ["refused", "reset"], min_length=1, description="which errors are retried"
     )
@@ -211,7 +207,7 @@ class ControlPlaneConfig(_Section):
     )
     min_sync_period: Duration = Field(1.0, description="kube-proxy --iptables-min-sync-period (default 1s)")
     sync_period: PositiveDuration = Field(30.0, description="kube-proxy --iptables-sync-period (default 30s)")
-    sync_burst: int = Field(2, ge=1, description="syncs kube-proxy may run back to back before min_sync_period applies")
+    sync_burst: Count = Field(2, ge=1, description="syncs kube-proxy may run back to back before min_sync_period applies")
     node_monitor_grace_period: Duration = Field(
         40.0, description="a silent node is marked NotReady (its pods not-ready) after this (kube-controller-manager)"
     )

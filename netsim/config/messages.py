@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from netsim.config.churn_events import ACTIONS
 from netsim.distributions import DISTRIBUTION_NAMES
 from netsim.errors import ConfigError, did_you_mean, one_of
 from netsim.k8s.manifests import object_key
@@ -43,13 +44,17 @@ def _readable_path(loc: tuple[Any, ...], raw: Any) -> tuple[str, Any, bool]:
     """Dotted path for ``loc`` walking the raw data; also the parent value and whether the leaf exists."""
     parts: list[str] = []
     node, parent, found = raw, None, True
-    for seg in loc:
+    for i, seg in enumerate(loc):
+        if isinstance(node, dict) and seg in node and i + 1 < len(loc) and not isinstance(node[seg], dict | list) and (
+            loc[i + 1] in node or seg in ACTIONS
+        ):
+            continue  # a union member's tag that is also a key (churn's 'fail'): the error is in this same mapping
         if isinstance(node, list) and isinstance(seg, int) and seg < len(node):
             item = node[seg]
             if parts and parts[-1] == "manifests" and isinstance(item, dict):
                 parts[-1] = object_key(item)
-            elif parts and parts[-1] in _NAMED_LISTS and isinstance(item, dict) and item.get("name"):
-                parts.append(str(item["name"]))
+            elif parts and parts[-1] in _NAMED_LISTS and _usable_name(item):
+                parts.append(item["name"])
             else:
                 parts.append(str(seg))
             parent, node = node, item
@@ -61,6 +66,12 @@ def _readable_path(loc: tuple[Any, ...], raw: Any) -> tuple[str, Any, bool]:
             parent, node, found = node, None, False
         # else: a union member tag or validator wrapper pydantic adds; not part of the user's path
     return ".".join(parts), parent, found
+
+
+def _usable_name(item: Any) -> bool:
+    """A list item is addressed by its name only when the name is plain text: else by its position."""
+    name = item.get("name") if isinstance(item, dict) else None
+    return isinstance(name, str) and bool(name) and "." not in name and len(name) <= 100
 
 
 def _is_tag(seg: str) -> bool:
@@ -94,19 +105,42 @@ def _message(err: dict[str, Any], loc: tuple[Any, ...], parent: Any, found: bool
     if kind == "too_short":
         return f"must have at least {ctx.get('min_length', 1)} item(s)"
     if kind in {"int_parsing", "int_type", "int_from_float"}:
-        return f"expected a whole number, got {value!r}"
+        return f"expected a whole number, got {_shown(value)}{_unquote_hint(value)}"
     if kind in {"float_parsing", "float_type"}:
-        return f"expected a number, got {value!r}"
-    if kind in {"string_type"}:
-        return f"expected a string, got {value!r}"
+        return f"expected a number, got {_shown(value)}{_unquote_hint(value)}"
+    if kind == "finite_number":
+        return f"must be a finite number, got {_shown(value)}; give an ordinary number"
+    if kind in {"string_type", "string_sub_type"}:
+        return f"expected a string, got {_shown(value)}; quote it if it is meant as text"
     if kind in {"dict_type", "model_type", "model_attributes_type"}:
         return f"expected a mapping of keys to values, got {value!r:.40}"
     if kind == "list_type":
         return f"expected a list, got {value!r:.40}"
     if kind in {"bool_parsing", "bool_type"}:
-        return f"expected true or false, got {value!r}"
+        return f"expected true or false, got {_shown(value)}"
     message = str(err.get("msg", "invalid value"))
     return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
+def _shown(value: Any) -> str:
+    """A value as the user wrote it in YAML (true, not True), shortened."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f"the text {value!r:.60}"
+    if isinstance(value, float):
+        return {"inf": ".inf", "-inf": "-.inf", "nan": ".nan"}.get(str(value), f"{value:g}")
+    return f"{value!r:.60}"
+
+
+def _unquote_hint(value: Any) -> str:
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return ""
+        return "; write the number without quotes"
+    return ""
 
 
 def _fix_for_bound(kind: str, bound: Any) -> str:

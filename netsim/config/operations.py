@@ -112,7 +112,8 @@ class _Compiler:
     def call(self, path: str, step: CallStepConfig) -> Any:
         from netsim.config.resolve import resolve_target
 
-        service, port, queries, nx_queries = resolve_target(f"{path}.call", step.call, self.deployment.namespace, self.services, self.dns)
+        service, port, queries, nx_queries = resolve_target(f"{path}.call", step.call, self.deployment.namespace, self.services,
+                                                            self.dns, f"Deployment/{self.deployment.name}")
         self.called[service.name] = (queries, nx_queries)
         if service.type is ServiceType.EXTERNAL_NAME:
             if step.operation is not None:
@@ -276,19 +277,56 @@ def _only_default(name: str, path: str) -> str:
     return name
 
 
-def expected_calls_per_request(workloads: dict[str, WorkloadSpec], services: tuple[Service, ...],
-                               deployments: tuple[Deployment, ...], service: str, operation: str) -> float:
-    """Mean calls a request to ``service``'s ``operation`` causes downstream (counts × probabilities), for estimates."""
-    by_name = {s.name: s for s in services}
-    serving = serving_deployments(by_name[service], deployments)
-    if not serving:
-        return 0.0
-    workload = workloads[serving[0].name]
-    op = next((o for o in workload.operations if o.name == operation), None)
-    if op is None:
-        return 0.0
-    total = 0.0
-    for call in _calls(op.steps):
-        n = call.count if isinstance(call.count, int) else call.count.mean_count
-        total += n * call.probability * (1.0 + expected_calls_per_request(workloads, services, deployments, call.service, call.operation))
-    return total if math.isfinite(total) else 0.0
+def entry_rate(client: Any) -> float:
+    """A client's nominal request rate: its Poisson rate, or for closed-loop users an upper bound,
+    users × operations per task / mean think time (each user thinks once per task at least)."""
+    closed = client.closed
+    if closed is None:
+        return float(client.rate)
+    weights = [w / sum(closed.weights) for w in closed.weights]
+    per_task = sum(w * len(task) for w, task in zip(weights, closed.tasks, strict=True))
+    think = closed.think_time.mean
+    return closed.users * per_task / think if think > 0 else math.inf
+
+
+def client_operation_mix(client: Any) -> dict[str, float]:
+    """The share of each operation among a client's requests."""
+    if client.closed is not None:
+        closed = client.closed
+        total = sum(w * len(t) for w, t in zip(closed.weights, closed.tasks, strict=True))
+        mix: dict[str, float] = {}
+        for w, task in zip(closed.weights, closed.tasks, strict=True):
+            for op in task:
+                mix[op] = mix.get(op, 0.0) + w / total
+        return mix
+    if not client.operation_weights:
+        return {client.operations[0]: 1.0}
+    total = sum(client.operation_weights)
+    return {op: w / total for op, w in zip(client.operations, client.operation_weights, strict=True)}
+
+
+def operation_rates(scenario: Any, rates: dict[str, float] | None = None) -> dict[tuple[str, str], float]:
+    """Requests per second each (Deployment, operation) serves: clients' rates (``rates``, by client name;
+    default their nominal ones) spread over the Services' Deployments by replicas and carried down every
+    call (count × probability). Calls form no cycle, so the recursion ends."""
+    by_name = {s.name: s for s in scenario.services}
+    out: dict[tuple[str, str], float] = {}
+
+    def flow(service: str, operation: str, rate: float, depth: int = 0) -> None:
+        serving = [d for d in serving_deployments(by_name[service], scenario.deployments) if d.replicas > 0]
+        total = sum(d.replicas for d in serving)
+        for d in serving:
+            share = rate * d.replicas / total
+            out[(d.name, operation)] = out.get((d.name, operation), 0.0) + share
+            op = next((o for o in scenario.workloads[d.name].operations if o.name == operation), None)
+            if op is None or depth > 50:
+                continue
+            for call in _calls(op.steps):
+                n = call.count if isinstance(call.count, int) else call.count.mean_count
+                flow(call.service, call.operation, share * n * call.probability, depth + 1)
+
+    for client in scenario.clients:
+        rate = entry_rate(client) if rates is None else rates.get(client.name, 0.0)
+        for op, share in client_operation_mix(client).items():
+            flow(client.service, op, rate * share)
+    return out

@@ -96,14 +96,15 @@ def build_nodes(config: ExperimentConfig) -> tuple[NodeSpec, ...]:
 
 
 def resolve_target(
-    path: str, target: str, namespace: str, services: tuple[Service, ...], dns: DnsConfig | None
+    path: str, target: str, namespace: str, services: tuple[Service, ...], dns: DnsConfig | None, origin: str | None = None
 ) -> tuple[Service, ServicePort, int, int]:
     """A target as a pod writes it (``name``, ``name:port``, ``name:portname``, a DNS name), resolved.
 
     The name is resolved the way the sending pod's resolver does it (search list,
     ``ndots``), which also gives the DNS queries one lookup costs, and when the
     Service does not exist (NXDOMAIN on every try). Returns the Service, its port,
-    and those two query counts.
+    and those two query counts. ``origin`` (``Deployment/<name>``) names whose namespace
+    the name was looked up from, for the error message.
     """
     host, _, port_ref = target.partition(":")
     records = {service_fqdn(s.name, s.namespace): s.name for s in services}
@@ -111,13 +112,7 @@ def resolve_target(
     service_name, queries = resolve_name(host, namespace, records, ndots, extra)
     by_name = {s.name: s for s in services}
     if service_name is None:
-        wanted = host.split(".")[0]
-        raise ConfigError(
-            path,
-            f"no Service named '{wanted}'{did_you_mean(wanted, by_name)}"
-            + (f" in namespace '{namespace}'" if wanted in by_name else "")
-            + f"; Services in this experiment: {', '.join(by_name) or 'none'}",
-        )
+        raise ConfigError(path, _unresolved(host, namespace, services, origin))
     nx_queries = len(lookup_sequence(host, namespace, ndots, extra))
     if dns is not None and dns.aaaa:
         queries, nx_queries = 2 * queries, 2 * nx_queries
@@ -155,7 +150,7 @@ def build_client(
         if from_deployment not in names:
             raise ConfigError(f"{path}.from", f"no Deployment named '{from_deployment}'{did_you_mean(from_deployment, names)}")
         namespace = next(d.namespace for d in deployments if d.name == from_deployment)
-    service, port, queries, nx_queries = resolve_target(f"{path}.target", client.target, namespace, services, dns)
+    service, port, queries, nx_queries = resolve_target(f"{path}.target", client.target, namespace, services, dns, client.from_)
     service_name = service.name
     entry_nodes: tuple[int, ...] = ()
     if client.location == "external":
@@ -206,6 +201,22 @@ def build_client(
         operation_weights=weights,
         closed=closed,
     )
+
+
+def _unresolved(host: str, namespace: str, services: tuple[Service, ...], from_: str | None) -> str:
+    """Why ``host`` names no Service: which namespace was looked in, and where a Service of that name is."""
+    parts = host.rstrip(".").split(".")
+    wanted = parts[0]
+    asked = parts[1] if len(parts) >= 2 and parts[1] not in ("svc", "") else namespace
+    names = sorted({s.name for s in services})
+    homes = sorted({s.namespace for s in services if s.name == wanted})
+    origin = f"the namespace of {from_}" if from_ else "the client's namespace"
+    if homes:
+        looked = f"namespace '{asked}'" + ("" if asked != namespace or len(parts) >= 2 else f" ({origin})")
+        return (f"no Service named '{wanted}' in {looked}; Service '{wanted}' is in namespace {', '.join(repr(h) for h in homes)}: "
+                f"write {wanted}.{homes[0]} or {wanted}.{homes[0]}.svc.cluster.local")
+    return (f"no Service named '{wanted}'{did_you_mean(wanted, names)} (looked in namespace '{asked}'); "
+            f"Services in this experiment: {', '.join(names) or 'none'}")
 
 
 def _plain(value: Any) -> Any:

@@ -15,19 +15,29 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, Discriminator, Field, Tag, field_validator, model_validator
 
 from netsim.config.churn_events import BUILTIN_LIFECYCLE, ChurnList, ControlPlaneConfig, RetryConfig
-from netsim.distributions import DistributionSpec, coerce_distribution
-from netsim.units import parse_duration
-
-Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
-PositiveDuration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
-Latency = Annotated[DistributionSpec, BeforeValidator(coerce_distribution)]
+from netsim.config.fields import SECTION_CONFIG, Count, Duration, Latency, PositiveDuration
+from netsim.distributions import coerce_distribution
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = SECTION_CONFIG
+
+
+class LimitsConfig(Section):
+    """Raise a cost limit deliberately (netsim.limits; the defaults and their meaning are in docs/config.md)."""
+
+    runs: float | None = Field(None, gt=0, description="runs in the experiment (scenarios × replications)")
+    requests: float | None = Field(None, gt=0, description="requests one run issues")
+    events: float | None = Field(None, gt=0, description="simulation events one run processes (estimated)")
+    nodes: float | None = Field(None, gt=0, description="nodes in a scenario")
+    services: float | None = Field(None, gt=0, description="Services in a scenario, background_services included")
+    pods: float | None = Field(None, gt=0, description="pods at the peak")
+    lookup_table_entries: float | None = Field(None, gt=0, description="Maglev table slots (LB maglev, IPVS mh)")
+    churn_events: float | None = Field(None, gt=0, description="churn events one run processes")
+    rate_steps: float | None = Field(None, gt=0, description="rate steps of one client")
 
 
 class RunConfig(Section):
@@ -35,8 +45,9 @@ class RunConfig(Section):
 
     duration: PositiveDuration = Field(60.0, description="measured simulated time after the warm-up (s)")
     warmup: Duration = Field(5.0, description="simulated time before measuring starts (s)")
-    replications: int = Field(1, ge=1, description="independent runs per scenario, each with its own seed")
-    seed: int = Field(0, ge=0, description="root seed; per-run seeds derive from it with SeedSequence")
+    replications: Count = Field(1, ge=1, description="independent runs per scenario, each with its own seed")
+    seed: Count = Field(0, ge=0, description="root seed; per-run seeds derive from it with SeedSequence")
+    limits: LimitsConfig = Field(default_factory=LimitsConfig, description="raise a cost limit deliberately (docs/config.md, Limits)")
 
 
 class NodeConfig(Section):
@@ -51,7 +62,7 @@ class NodeConfig(Section):
 class NodePoolConfig(Section):
     """``count`` nodes named node-1..node-N, placed round-robin over ``zones``."""
 
-    count: int = Field(ge=1)
+    count: Count = Field(ge=1)
     zones: list[str] = Field(default_factory=lambda: ["zone-a"], min_length=1)
     cpu: float = Field(4.0, gt=0, description="allocatable CPU cores of each node")
 
@@ -111,7 +122,7 @@ class DnsConfig(Section):
 
     latency: Latency = Field(default_factory=lambda: coerce_distribution("300us"), validate_default=True)
     cache_ttl: Duration = Field(30.0, description="how long a client pod reuses an answer (s)")
-    ndots: int = Field(5, ge=0, le=15, description="resolv.conf ndots: names with fewer dots try the search list first")
+    ndots: Count = Field(5, ge=0, le=15, description="resolv.conf ndots: names with fewer dots try the search list first")
     search: list[str] = Field(
         default_factory=list,
         description="search domains after the cluster's three (<ns>.svc.cluster.local svc.cluster.local cluster.local), "
@@ -133,8 +144,8 @@ class HealthCheckConfig(Section):
 
     interval: PositiveDuration | None = None
     timeout: PositiveDuration | None = None
-    healthy_threshold: int | None = Field(None, ge=1, le=100)
-    unhealthy_threshold: int | None = Field(None, ge=1, le=100)
+    healthy_threshold: Count | None = Field(None, ge=1, le=100)
+    unhealthy_threshold: Count | None = Field(None, ge=1, le=100)
 
 
 class LoadBalancerConfig(Section):
@@ -147,7 +158,7 @@ class LoadBalancerConfig(Section):
     target_type: Literal["instance", "ip"] | None = Field(
         None, description="instance: nodes at the nodePort, then kube-proxy; ip: pods directly"
     )
-    maglev_table_size: int | None = Field(None, ge=3, description="a prime; maglev lookup table size (default 65537)")
+    maglev_table_size: Count | None = Field(None, ge=3, description="a prime; maglev lookup table size (default 65537)")
     preserves_client_ip: bool | None = Field(None, description="passthrough (True) or proxy (False: nodes see the LB's IP)")
     health_check: HealthCheckConfig = Field(default_factory=HealthCheckConfig)
     """Applies to both health checks (kube-proxy's port for Cluster, healthCheckNodePort for Local)."""
@@ -162,7 +173,7 @@ class ClusterConfig(Section):
     kube_proxy: KubeProxyConfig = Field(default_factory=KubeProxyConfig)
     dns: DnsConfig = Field(default_factory=DnsConfig)
     load_balancer: LoadBalancerConfig = Field(default_factory=LoadBalancerConfig)
-    background_services: int = Field(
+    background_services: Count = Field(
         0, ge=0, description="other Services in the cluster: their iptables rules, not their traffic"
     )
     cross_zone_cost_per_gb: float = Field(0.01, ge=0, description="USD per GB, charged in each direction (sender and receiver)")
@@ -205,8 +216,8 @@ class ConnectionsConfig(Section):
     """
 
     mode: ConnectionMode = "per-request"
-    pool: int = Field(1, ge=1, description="connections per client pod (keep-alive, multiplexed)")
-    max_requests: int | None = Field(None, ge=1, description="close a connection after this many requests")
+    pool: Count = Field(1, ge=1, description="connections per client pod (keep-alive, multiplexed)")
+    max_requests: Count | None = Field(None, ge=1, description="close a connection after this many requests")
     max_lifetime: PositiveDuration | None = Field(None, description="close a connection this long after it opened (s)")
 
     @model_validator(mode="before")
@@ -222,10 +233,10 @@ class CountDistribution(Section):
         description="uniform: an integer from low to high, both included; poisson: a Poisson count of the given mean; "
         "choice: one of values, with optional weights"
     )
-    low: int | None = Field(None, ge=0)
-    high: int | None = Field(None, ge=0)
+    low: Count | None = Field(None, ge=0)
+    high: Count | None = Field(None, ge=0)
     mean: float | None = Field(None, ge=0)
-    values: list[Annotated[int, Field(ge=0)]] | None = Field(None, min_length=1)
+    values: list[Annotated[Count, Field(ge=0)]] | None = Field(None, min_length=1)
     weights: list[Annotated[float, Field(ge=0)]] | None = None
 
     @model_validator(mode="after")
@@ -266,12 +277,12 @@ class CallStepConfig(Section):
 
     call: str = Field(min_length=1, description="a Service as clients[].target writes it: svc, svc:port, svc:portname, a DNS name")
     operation: str | None = Field(None, min_length=1, description="the callee's operation (default: its first)")
-    count: int | CountDistribution = Field(1, description="calls one after another: a number or an integer distribution")
+    count: Count | CountDistribution = Field(1, description="calls one after another: a number or an integer distribution")
     probability: float = Field(1.0, ge=0, le=1, description="chance the step runs at all, drawn each time it is reached")
     timeout: PositiveDuration | None = Field(None, description="this call's timeout (default: workloads.<d>.calls)")
     optional: bool = Field(False, description="a failure does not fail the request (it is recorded on the edge)")
-    request_bytes: int | None = Field(None, ge=0, description="bytes the call carries on the wire (cross-zone cost)")
-    response_bytes: int | None = Field(None, ge=0, description="bytes its answer carries on the wire")
+    request_bytes: Count | None = Field(None, ge=0, description="bytes the call carries on the wire (cross-zone cost)")
+    response_bytes: Count | None = Field(None, ge=0, description="bytes its answer carries on the wire")
 
     @field_validator("count")
     @classmethod
@@ -297,10 +308,12 @@ STEP_KINDS = ("work", "call", "parallel", "lookup")
 
 
 def _step_kind(value: Any) -> str | None:
+    """The step's tag: its kind, capitalised (error paths skip capitalised tags, so the user's path stays
+    ``...operations.home.3.work``, not ``...3.work.work``)."""
     if isinstance(value, dict):
         found = [k for k in STEP_KINDS if k in value]
-        return found[0] if len(found) == 1 else None
-    return next((k for k in STEP_KINDS if getattr(value, k, None) is not None), None)
+        return found[0].capitalize() if len(found) == 1 else None
+    return next((k.capitalize() for k in STEP_KINDS if getattr(value, k, None) is not None), None)
 
 
 def _one_step_kind(value: Any) -> Any:
@@ -313,10 +326,10 @@ def _one_step_kind(value: Any) -> Any:
 
 
 Step = Annotated[
-    Annotated[WorkStepConfig, Tag("work")]
-    | Annotated[CallStepConfig, Tag("call")]
-    | Annotated[ParallelStepConfig, Tag("parallel")]
-    | Annotated[LookupStepConfig, Tag("lookup")],
+    Annotated[WorkStepConfig, Tag("Work")]
+    | Annotated[CallStepConfig, Tag("Call")]
+    | Annotated[ParallelStepConfig, Tag("Parallel")]
+    | Annotated[LookupStepConfig, Tag("Lookup")],
     Discriminator(_step_kind),
     BeforeValidator(_one_step_kind),
 ]
@@ -347,8 +360,8 @@ class WorkloadConfig(Section):
     """How a Deployment's pods serve requests. Unset fields inherit ``workloads.default``, then built-ins."""
 
     service_time: Latency | None = None
-    concurrency: int | None = Field(None, ge=1, description="requests a pod serves at once (workers)")
-    queue_limit: int | None = Field(None, ge=0, description="requests a pod holds waiting; more are rejected")
+    concurrency: Count | None = Field(None, ge=1, description="requests a pod serves at once (workers)")
+    queue_limit: Count | None = Field(None, ge=0, description="requests a pod holds waiting; more are rejected")
     startup: Latency | None = Field(None, description="from pod scheduled to container running (image pull, process start)")
     prestop: Latency | None = Field(None, description="duration of an exec/httpGet preStop hook (a sleep hook carries its own)")
     operations: dict[str, Annotated[list[Step], Field(min_length=1)]] | None = Field(
@@ -378,7 +391,7 @@ class ArrivalConfig(Section):
     steps: list[RateStep] = Field(
         default_factory=list, description="poisson: later rates, a Poisson process whose rate steps at these times"
     )
-    users: int | None = Field(None, ge=1, description="closed: how many users")
+    users: Count | None = Field(None, ge=1, description="closed: how many users")
     think_time: Latency | None = Field(None, description="closed: a user's pause between an answer and its next request")
     on_start: str | list[str] | None = Field(
         None, description="closed: operation(s) every user runs once first, e.g. index (locust's on_start)"
@@ -431,12 +444,12 @@ class ClientConfig(Section):
     entry_nodes: list[str] | None = Field(
         None, description="external clients of a NodePort Service: the nodes they connect to (default: all nodes)"
     )
-    source_ips: int = Field(
+    source_ips: Count = Field(
         100, ge=1, description="external clients: how many distinct client addresses the requests come from"
     )
     connections: ConnectionsConfig = Field(default_factory=ConnectionsConfig)
-    request_bytes: int = Field(1000, ge=0, description="bytes a request carries on the wire (cross-zone cost)")
-    response_bytes: int = Field(10000, ge=0, description="bytes a response carries on the wire (cross-zone cost)")
+    request_bytes: Count = Field(1000, ge=0, description="bytes a request carries on the wire (cross-zone cost)")
+    response_bytes: Count = Field(10000, ge=0, description="bytes a response carries on the wire (cross-zone cost)")
     retries: RetryConfig | None = Field(None, description="retry refused/reset/timed-out tries (default: no retries)")
     operations: dict[str, Annotated[float, Field(ge=0)] | TaskConfig] | None = Field(
         None, description="weights of the target's operations, chosen per request (default: its first operation); "
@@ -488,6 +501,17 @@ class ExperimentConfig(Section):
         description="dotted path -> list of values: a cartesian sweep; each combination is a scenario (crossed with scenarios)",
     )
     compare_to: str | None = Field(None, description="the reference scenario of comparison.csv (default: the first scenario)")
+
+    @field_validator("name")
+    @classmethod
+    def _folder_name(cls, value: str) -> str:
+        """The name is the results folder's (results/<name>): it must stay one folder, inside results/."""
+        if value in (".", "..") or any(c in value for c in "/\\\0") or any(ord(c) < 32 for c in value) or len(value) > 100:
+            raise ValueError(
+                f"{value!r:.60} cannot name a results folder: use letters, digits, '-', '_' or '.', without '/' "
+                "(at most 100 characters), e.g. my-experiment"
+            )
+        return value
 
     @model_validator(mode="after")
     def _unique_names(self) -> ExperimentConfig:

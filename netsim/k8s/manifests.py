@@ -19,6 +19,7 @@ from netsim.k8s.autoscaling import HorizontalPodAutoscaler, read_hpa
 from netsim.k8s.objects import ContainerPort, Deployment, Service, ServicePort, ServiceType, TrafficPolicy
 from netsim.k8s.pod_template import read_min_ready_seconds, read_pod_template, read_strategy
 from netsim.k8s.selectors import matches_label_selector
+from netsim.k8s.strict import check_object, served
 
 
 @dataclass
@@ -44,16 +45,15 @@ def read_objects(docs: Sequence[Any], sources: Sequence[str] | None = None) -> O
     seen: set[str] = set()
     for i, doc in enumerate(docs):
         source = sources[i] if sources and i < len(sources) else "manifests"
-        if not isinstance(doc, Mapping):
-            raise ConfigError(f"manifests.{i}", f"a manifest must be a mapping with kind and metadata, got {doc!r:.40}")
-        kind = doc.get("kind")
-        meta = doc.get("metadata")
-        if not isinstance(kind, str) or not isinstance(meta, Mapping) or not meta.get("name"):
-            raise ConfigError(f"manifests.{i}", f"({source}) every manifest needs 'kind' and 'metadata.name'")
+        check_identity(doc, f"{'deferred' if source == 'deferred' else 'manifests'}.{i}", source)
+        kind = doc["kind"]
+        meta = doc["metadata"]
         key = object_key(doc)
         if key in seen:
             raise ConfigError(key, f"defined twice ({source}); Kubernetes object names are unique per kind")
         seen.add(key)
+        if served(kind):
+            doc = check_object(doc, key)
         if kind == "Deployment":
             out.deployments.append(read_deployment(doc))
         elif kind == "Service":
@@ -68,6 +68,29 @@ def read_objects(docs: Sequence[Any], sources: Sequence[str] | None = None) -> O
             f"({', '.join(names)}): netsim does not model {kind}"
         )
     return out
+
+
+def check_identity(doc: Any, where: str, source: str) -> None:
+    """A manifest is a mapping with a ``kind`` and a ``metadata.name``, both text: what names it (``Kind/name``)."""
+    if not isinstance(doc, Mapping):
+        raise ConfigError(where, f"({source}) a manifest must be a mapping with kind and metadata, got {doc!r:.40}")
+    kind = doc.get("kind")
+    meta = doc.get("metadata")
+    if not isinstance(kind, str) or not kind:
+        raise ConfigError(f"{where}.kind", f"({source}) every manifest needs a 'kind' (text, e.g. Deployment), got {kind!r:.40}")
+    if not isinstance(meta, Mapping) or not meta.get("name"):
+        raise ConfigError(f"{where}.metadata.name", f"({source}) every manifest needs 'metadata.name'")
+    if not isinstance(meta["name"], str):
+        raise ConfigError(f"{where}.metadata.name", f"({source}) expected a name (text), got {meta['name']!r:.40}")
+
+
+def check_documents(docs: Sequence[Any], sources: Sequence[str], prefix: str = "manifests") -> None:
+    """Every document named, and every one of a kind netsim reads valid against the API schema (not yet read)."""
+    for i, doc in enumerate(docs):
+        source = sources[i] if i < len(sources) else prefix
+        check_identity(doc, f"{prefix}.{i}", source)
+        if served(doc["kind"]):
+            check_object(doc, object_key(doc))
 
 
 def _get(doc: Mapping[str, Any], path: str, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
