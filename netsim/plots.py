@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from netsim.humanize import number, percent
 from netsim.metrics import KEYS, ci95_halfwidth
-from netsim.verdict import ERROR_TOLERANCE
+from netsim.verdict import ERROR_TOLERANCE, RELATIVE_TOLERANCE
 
 MAX_PANELS = 12
 
@@ -51,7 +51,7 @@ def latency_bars(summary: pd.DataFrame, reference: str | None = None) -> Figure 
         return None
     several = summary[["client", "service"]].drop_duplicates().shape[0] > 1
     lowest = summary.groupby(["client", "service"], sort=False)["error_rate"].transform("min").fillna(0)
-    lossy = (summary["error_rate"].fillna(0) > lowest + ERROR_TOLERANCE).to_numpy()
+    lossy = (summary["error_rate"].fillna(0) > lowest + np.maximum(ERROR_TOLERANCE, RELATIVE_TOLERANCE * lowest)).to_numpy()
     labels = [_label(*k, several) + (" (reference)" if k[0] == reference else "") + (f"\n{percent(rate, 2)} failed" if bad else "")
               for k, rate, bad in zip(summary[KEYS].itertuples(index=False), summary["error_rate"], lossy, strict=True)]
     palette = colors(list(dict.fromkeys(summary["scenario"])))
@@ -147,7 +147,7 @@ def load_share(pods: pd.DataFrame, scenarios: Sequence[str] | None = None, fair:
         groups.sort(key=lambda g: rank.get(g[0], len(rank)))
     shown = groups[:MAX_PANELS]
     several_services = len({g[1] for g in groups}) > 1
-    columns = min(len(shown), 3)
+    columns = 2 if len(shown) == 4 else min(len(shown), 3)
     rows = -(-len(shown) // columns)
     zones = sorted(pods["zone"].astype(str).unique())
     from matplotlib import colormaps
@@ -156,9 +156,10 @@ def load_share(pods: pd.DataFrame, scenarios: Sequence[str] | None = None, fair:
     most_pods = max(pods.groupby(["scenario", "service"])["pod"].nunique().max(), 1)
     width = max(4.2, min(0.32 * most_pods + 1.5, 12.0))  # room for the pod names under the bars
     fig = Figure(figsize=(width * columns, 3.4 * rows + (0.6 if most_pods > 6 else 0)), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False)).ravel()
+    axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False, sharey=True)).ravel()  # one scale: shares compare across panels
     weighted = fair is not None and not fair.empty and fair["fair_share"].notna().any()
-    for ax, (scenario, service) in zip(axes, shown, strict=False):
+    top = 0.0
+    for i, (ax, (scenario, service)) in enumerate(zip(axes, shown, strict=False)):
         part = pods[(pods["scenario"] == scenario) & (pods["service"] == service)]
         per_pod = part.groupby("pod", sort=False).agg(
             share=("share", "mean"), ci=("share", ci95_halfwidth), zone=("zone", "first")
@@ -175,11 +176,18 @@ def load_share(pods: pd.DataFrame, scenarios: Sequence[str] | None = None, fair:
             mine = fair[(fair["scenario"] == scenario) & (fair["service"] == service)].set_index("pod")["fair_share"]
             expected = per_pod.index.to_series().map(mine).to_numpy(dtype=float) * 100
         ax.hlines(expected, x - 0.45, x + 0.45, colors="black", linestyles="--", linewidth=1)
-        ax.set_xticks(x, per_pod.index, rotation=90 if len(per_pod) > 6 else 0, fontsize=7)
-        ax.set_ylabel("share of requests (%)")
+        names = [str(n) for n in per_pod.index]
+        # A 7-point character is about 0.058 in wide; a tick has 85 % of the panel width / n: rotate before labels touch.
+        crowded = max(map(len, names)) * 0.058 > 0.85 * width / len(names)
+        rotation = 0 if not crowded else 90 if len(names) > 12 else 30
+        ax.set_xticks(x, names, rotation=rotation, ha="right" if rotation == 30 else "center", fontsize=7, rotation_mode="anchor")
+        top = max(top, float(np.nanmax(per_pod["share"].to_numpy(dtype=float) * 100 + np.nan_to_num(ci))), float(np.nanmax(expected)))
+        if i % columns == 0:
+            ax.set_ylabel("share of requests (%)")
         # The CV of each run's spread, averaged: what summary.csv calls pod_load_cv.
         cv = part.groupby("replication")["requests"].agg(lambda x: np.std(x) / np.mean(x) if np.mean(x) else np.nan).mean()
         ax.set_title(f"{scenario}" + (f" · {service}" if several_services else "") + f"\nload CV {number(cv, 2)} (mean over runs)", fontsize=9)
+    axes[0].set_ylim(0, top * 1.08 if np.isfinite(top) and top > 0 else 1.0)  # shared; a share is never negative
     for ax in axes[len(shown):]:
         ax.set_visible(False)
     handles = [_patch(zone_color[z], z) for z in zones]
@@ -286,13 +294,19 @@ def timeline(timeline: pd.DataFrame, events: pd.DataFrame | None = None) -> Figu
         top.set_ylabel("latency (ms)")
         if latency:
             top.legend(fontsize=7, loc="upper left")
-        bottom.step(part[t], part[errors].sum(axis=1) if errors else 0, where="post", color="tab:red", label="errors")
+        error_counts = part[errors].sum(axis=1) if errors else pd.Series(0.0, index=part.index)
+        bottom.step(part[t], error_counts, where="post", color="tab:red", label="errors")
         bottom.set_ylabel("errors per bucket", color="tab:red")
+        bottom.set_ylim(0, max(float(error_counts.max()) * 1.1, 1.0))  # counts: never below 0
         if ready:
             twin = bottom.twinx()
             twin.step(part[t], part[ready], where="post", color="grey", linewidth=1, label="ready endpoints")
             twin.set_ylabel("ready endpoints", color="grey")
-            twin.yaxis.get_major_locator().set_params(integer=True)
+            from matplotlib.ticker import MaxNLocator
+
+            twin.yaxis.set_major_locator(MaxNLocator(integer=True))  # endpoints are whole: no 7.6, 7.8 ticks
+            top_ready = float(np.nanmax(part[ready])) if part[ready].notna().any() else 1.0
+            twin.set_ylim(0, max(top_ready * 1.15, 1.0))
         bottom.set_xlabel("simulated time (s)")
         scenario_events = _events_of(events, scenario)
         for ax in (top, bottom):
@@ -349,10 +363,19 @@ def _mark_events(ax: object, events: pd.DataFrame | None, label: bool = True) ->
             if event[t] - last_label < 0.03 * span:
                 continue  # too close to the previous label to be read
             last_label = event[t]
-            text = str(event[kind]) + (f" {event['target']}" if "target" in event and pd.notna(event["target"]) else "")
-            ax.annotate(text, (event[t], 1.0), xycoords=("data", "axes fraction"), rotation=90,  # type: ignore[attr-defined]
-                        fontsize=7, va="top", ha="right")
+            ax.annotate(_event_label(event, kind), (event[t], 1.0), xycoords=("data", "axes fraction"), rotation=90,  # type: ignore[attr-defined]
+                        fontsize=7, va="top", ha="right", bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 1})
     return styles
+
+
+def _event_label(event: pd.Series, kind: str) -> str:
+    """``rollout web``, ``fail node-2``, ``hpa-scale 3 -> 7 replicas``: short enough to sit beside its line."""
+    action = str(event[kind])
+    detail = str(event["detail"]) if "detail" in event and pd.notna(event["detail"]) else ""
+    if action == "hpa-scale" and detail:
+        return f"{action} {detail.split(' at ')[0]}"
+    target = str(event["target"]).split("/", 1)[-1] if "target" in event and pd.notna(event["target"]) else ""
+    return f"{action} {target}".strip()
 
 
 def _patch(color: tuple[float, ...], label: str) -> object:

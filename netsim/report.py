@@ -38,7 +38,7 @@ from netsim.report_tables import (
     saturation_table,
 )
 from netsim.results import Results, write_atomic
-from netsim.verdict import ERROR_TOLERANCE, verdict
+from netsim.verdict import ERROR_TOLERANCE, RELATIVE_TOLERANCE, verdict
 
 Block = tuple[str, Any]
 """("h1" | "h2" | "p", text), ("table", DataFrame of strings) or ("img", (file name, caption))."""
@@ -120,8 +120,10 @@ def build(results: Results, figures: dict[str, bytes]) -> list[Block]:
     lines = verdict(summary, results.comparison, reference, results.runs, manifest, breakdown_table(results))
     blocks += [("h2", "Verdict"), *[("p", line) for line in lines]]
     if len(scenarios) > 1:
-        blocks.append(("p", f"_How to read it_: scenarios that lost more requests (error rate over {percent(ERROR_TOLERANCE)} above the "
-                            "lowest) are ranked after those that did not, since latency counts successful requests only; a difference "
+        blocks.append(("p", f"_How to read it_: scenarios that lost more requests (an error rate above the lowest by more than "
+                            f"{number(ERROR_TOLERANCE * 100)} percentage point or {percent(RELATIVE_TOLERANCE)} of it, whichever is more) "
+                            "are ranked after the others, since "
+                            "latency counts successful requests only; a difference "
                             "is called significant when its paired 95 % interval (same seeds, replication by replication) excludes zero."))
     warnings = [*failed_client_warnings(summary), *saturation_warnings(results.pods, results.runs, manifest)]
     blocks += [("p", f"**Warning:** {w}") for w in warnings]

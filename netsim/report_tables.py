@@ -203,10 +203,10 @@ def parameters_table(summary: pd.DataFrame, parameters: list[str]) -> pd.DataFra
 
 
 def drop_single_keys(table: pd.DataFrame) -> pd.DataFrame:
-    """Client and service columns only when there is more than one of them."""
+    """Scenario, client and service columns only when there is more than one of them."""
     if table.empty:
         return table
-    drop = [c for c in ("client", "service") if c in table and table[c].nunique() <= 1]
+    drop = [c for c in ("scenario", "client", "service") if c in table and table[c].nunique() <= 1 and len(table.columns) > 1]
     return table.drop(columns=drop)
 
 

@@ -31,7 +31,9 @@ from netsim.metrics import ci95_halfwidth
 
 HEADLINE = {"latency_mean_ms": "mean latency", "latency_p99_ms": "p99 latency"}
 ERROR_TOLERANCE = 0.001
-"""Error rates within 0.1 percentage point of the lowest are comparable: latency is compared among them."""
+RELATIVE_TOLERANCE = 0.05
+"""Error rates within 0.1 percentage point or 5 % of the lowest (whichever is more) are comparable: latency is
+compared among them (when every scenario loses about the same share, say a node's, its latency still compares)."""
 BREAKDOWN_VALUE_COLUMNS = ("mean_ms", "latency_ms", "time_ms", "value_ms", "ms")
 
 
@@ -58,8 +60,9 @@ def verdict(
             )
             continue
         rates = group["error_rate"].fillna(0)
-        comparable = group[rates <= rates.min() + ERROR_TOLERANCE]
-        dropping = group[rates > rates.min() + ERROR_TOLERANCE].sort_values("error_rate", kind="stable")
+        limit = rates.min() + max(ERROR_TOLERANCE, RELATIVE_TOLERANCE * rates.min())
+        comparable = group[rates <= limit]
+        dropping = group[rates > limit].sort_values("error_rate", kind="stable")
         if rates.gt(0).any():
             lines.append(_errors_line(group, where))
         context = _Context(client, service, reference, runs, comparison, manifest, breakdown, parameters, summary)
@@ -196,16 +199,19 @@ def composition(ctx: _Context, best: pd.Series, other: pd.Series, metric: str) -
         return ""
     a, b = best["scenario"], other["scenario"]
     listed = "; ".join(f"{path}: {va} vs {vb}" for path, va, vb in settings[:4]) or "their Service type and path"
-    text = f"**{a}** and **{b}** differ in more than one thing ({listed}), so the difference is not due to one setting alone"
+    if len(settings) >= 2:
+        text = f"**{a}** and **{b}** differ in more than one setting ({listed}), so the difference is not due to one of them alone"
+    else:
+        text = f"**{a}** and **{b}** differ in {listed}, which changes more than one part of the request's path"
     parts = _components(ctx, a, b)
     if parts:
         return text + f": by component (breakdown.csv, {a} − {b}), " + ", ".join(parts) + "."
-    alone = one_at_a_time(ctx, a, settings, metric)
+    alone = one_at_a_time(ctx, a, settings, metric) if len(settings) >= 2 else []
     if alone:
         text += ". One setting at a time (paired differences, 95 %): " + "; ".join(alone)
     reasons = []
     if "hops_mean" in best and pd.notna(best["hops_mean"]) and pd.notna(other.get("hops_mean")) and abs(best["hops_mean"] - other["hops_mean"]) >= 0.05:
-        reasons.append(f"a request of **{a}** crosses {number(best['hops_mean'])} network links on average against "
+        reasons.append(f"a request of **{a}** crosses {number(best['hops_mean'])} network link(s) on average against "
                        f"{number(other['hops_mean'])} for **{b}** (hops_mean), each paid both ways")
     if locations[0] != locations[1] and "external" in locations:
         internet = _mean_seconds((_scenario_config(ctx.manifest, a).get("cluster") or {}).get("network", {}).get("internet"))
@@ -243,7 +249,7 @@ def setting(ctx: _Context, scenario: str, path: str) -> str:
     from netsim.config import MISSING, value_at
 
     found = value_at(dict(_scenario_config(ctx.manifest, scenario)), path)
-    return "(base)" if found is MISSING else value(found)
+    return "(not set)" if found is MISSING else value(found)
 
 
 def one_at_a_time(ctx: _Context, a: str, settings: list[tuple[str, str, str]], metric: str) -> list[str]:
