@@ -120,7 +120,7 @@ def build(results: Results, figures: dict[str, bytes]) -> list[Block]:
     lines = verdict(summary, results.comparison, reference, results.runs, manifest, breakdown_table(results))
     blocks += [("h2", "Verdict"), *[("p", line) for line in lines]]
     if len(scenarios) > 1:
-        blocks.append(("p", f"_How to read it_: scenarios that lost more requests (an error rate above the lowest by more than "
+        blocks.append(("p", f"How to read it: scenarios that lost more requests (an error rate above the lowest by more than "
                             f"{number(ERROR_TOLERANCE * 100)} percentage point or {percent(RELATIVE_TOLERANCE)} of it, whichever is more) "
                             "are ranked after the others, since "
                             "latency counts successful requests only; a difference "
