@@ -52,17 +52,31 @@ def build_parser() -> argparse.ArgumentParser:
     baseline = sub.add_parser("baseline", help="store a results folder's per-replication metrics as a baseline")
     baseline.add_argument("results", help="results folder (from netsim run)")
     baseline.add_argument("-o", "--output", required=True, help="baseline file to write, e.g. results/baselines/quickstart.json")
+    baseline.add_argument("--factor", type=float, default=1.1, help="say whether the replications can detect a change of this factor (default 1.1)")
+    baseline.add_argument("--alpha", type=float, default=0.01, help="at this significance level (default 0.01, as netsim check)")
 
-    check = sub.add_parser("check", help="compare a results folder with a baseline; exit 1 if a metric regressed")
+    check = sub.add_parser("check", help="compare a results folder with a baseline and limits; exit 1 if a metric regressed or a limit was exceeded")
     check.add_argument("results", help="results folder (from netsim run)")
-    check.add_argument("--baseline", required=True, help="baseline file (from netsim baseline)")
+    check.add_argument("--baseline", help="baseline file (from netsim baseline); optional when --limit is given")
+    check.add_argument("--limit", action="append", default=[], metavar="METRIC<=VALUE",
+                       help="an absolute limit on a metric's mean over replications, e.g. --limit error_rate<=0 --limit latency_p99_ms<=200 "
+                            "(also >=; repeatable); exceeding it fails the check whatever the baseline says")
     check.add_argument("--factor", type=float, default=1.1, help="worse by more than this factor counts (default 1.1 = 10 %%)")
     check.add_argument("--alpha", type=float, default=0.01, help="significance level of the one-sided Welch t-test (default 0.01)")
     check.add_argument("--format", choices=["text", "markdown"], default="text", help="text for a CI log, markdown for a job summary")
+    rows = check.add_mutually_exclusive_group()
+    rows.add_argument("--only-failures", action="store_true", help="show only regressions and exceeded limits")
+    rows.add_argument("--all", action="store_true",
+                      help="show every row (text shows by default only rows that matter: regressions, improvements, limits exceeded, "
+                           "changes that were not significant, too few replications; markdown shows all)")
 
     validate = sub.add_parser("validate", help="check an experiment file and print the resolved scenarios")
     validate.add_argument("file")
     _add_set(validate)
+
+    init = sub.add_parser("init", help="write a commented experiment file for your own manifests")
+    init.add_argument("manifests", nargs="+", help="YAML files of Kubernetes manifests (Deployments, Services, ...)")
+    init.add_argument("-o", "--output", default="experiment.yaml", help="experiment file to write (default experiment.yaml; never overwritten)")
 
     sub.add_parser("schema", help="print the JSON schema of experiment files")
     return parser
@@ -79,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         commands = {"run": cmd_run, "validate": cmd_validate, "schema": cmd_schema, "report": cmd_report,
-                    "baseline": cmd_baseline, "check": cmd_check}
+                    "baseline": cmd_baseline, "check": cmd_check, "init": cmd_init}
         return commands[args.command](args)
     except ConfigError as exc:
         if args.debug:
@@ -89,6 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("netsim: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `netsim check ... | head`: the reader left; not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -139,6 +156,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if reused:
         print(f"reused {reused} finished run(s) from {output}/runs (--force reruns them)", file=sys.stderr)
     print(f"results written to {output}/" + ("" if args.no_report else f" (report: {output / 'report.html'})"), file=sys.stderr)
+    _print_warnings(results)
     if results.failed:
         first = results.failed[0]
         print(f"netsim: {len(results.failed)} of {len(results.manifest.get('runs', []))} run(s) failed; first: "
@@ -153,6 +171,14 @@ def _inside(filename: Any, folder: Path) -> bool:
     if filename is None:
         return True
     return os.path.abspath(str(filename)).startswith(os.path.abspath(folder))
+
+
+def _print_warnings(results: Any) -> None:
+    """Saturated pods, rejections, clients whose every request failed: said, but not an exit code (exit 1 is for failed runs)."""
+    from netsim.diagnostics import run_warnings
+
+    for warning in run_warnings(results):
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 class _ProgressBar:
@@ -193,49 +219,71 @@ def _progress(runs: list[Any], quiet: bool) -> _ProgressBar | None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from netsim.report import write_report
-    from netsim.results import load_results
+    from netsim.results_check import load_checked
 
-    path = write_report(load_results(args.results), Path(args.results))
+    path = write_report(load_checked(args.results), Path(args.results))
     print(f"report written to {path} and {path.with_suffix('.md')}", file=sys.stderr)
     return EXIT_OK
 
 
 def cmd_baseline(args: argparse.Namespace) -> int:
-    from netsim.regression import dump_baseline, make_baseline
-    from netsim.results import load_results, write_atomic
+    from netsim.regression import baseline_advice, dump_baseline, make_baseline
+    from netsim.results import write_atomic
+    from netsim.results_check import load_checked
 
-    baseline = make_baseline(load_results(args.results))
+    baseline = make_baseline(load_checked(args.results))
     write_atomic(Path(args.output), dump_baseline(baseline).encode())
     print(f"baseline of {len(baseline['metrics'])} metric(s) written to {args.output}", file=sys.stderr)
+    for line in baseline_advice(baseline, args.factor, args.alpha):
+        print(line, file=sys.stderr)
     return EXIT_OK
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """Exit 0 passed, 1 regressed or a limit exceeded, 2 anything that could not be compared (never 0 or 1 then)."""
+    from netsim.check_limits import parse_limit
     from netsim.regression import check, format_check, read_baseline
-    from netsim.results import load_results
+    from netsim.results_check import load_checked
 
-    baseline = read_baseline(args.baseline)
-    results = load_results(args.results)
-    outcome = check(results, baseline, factor=args.factor, alpha=args.alpha)
+    limits = [parse_limit(text) for text in args.limit]
+    if args.baseline is None and not limits:
+        raise ConfigError("--baseline", "give a baseline file, a --limit, or both; with neither there is nothing to check")
+    baseline = read_baseline(args.baseline) if args.baseline is not None else None
+    results = load_checked(args.results)
+    outcome = check(results, baseline, factor=args.factor, alpha=args.alpha, limits=limits)
     for warning in outcome.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    title = f"netsim check: {args.results} against {args.baseline}"
-    print(format_check(outcome, args.factor, args.alpha, style=args.format, title=title), end="")
-    return EXIT_FAILED if outcome.regressed else EXIT_OK
+    title = f"netsim check: {args.results}" + (f" against {args.baseline}" if args.baseline else "")
+    show = "failures" if args.only_failures else "all" if args.all or args.format == "markdown" else "matter"
+    print(format_check(outcome, args.factor, args.alpha, style=args.format, title=title, show=show), end="")
+    return EXIT_FAILED if outcome.failed else EXIT_OK
 
 
 def format_summary(summary: Any) -> str:
-    """A short console table of the summary: what a person reads first."""
+    """A short console table of the summary: what a person reads first.
+
+    ``errors`` is a count, as in summary.csv, and ``error %`` the rate: one meaning per name.
+    """
+    from netsim.humanize import integer, number, percent
+
     columns = {
         "scenario": "scenario", "client": "client", "service": "service", "service_type": "type",
-        "requests": "requests", "error_rate": "errors", "latency_mean_ms": "mean ms",
+        "requests": "requests", "errors": "errors", "error_rate": "error %", "latency_mean_ms": "mean ms",
         "latency_p50_ms": "p50 ms", "latency_p99_ms": "p99 ms", "pod_load_cv": "load cv",
     }
-    table = summary[list(columns)].rename(columns=columns)
-    return table.to_string(index=False, float_format=lambda v: f"{v:.3g}")
+    table = summary[[c for c in columns if c in summary]].rename(columns=columns)
+    for column, fmt in (("requests", integer), ("errors", integer), ("error %", percent)):
+        if column in table:
+            table[column] = table[column].map(fmt)
+    for column in ("mean ms", "p50 ms", "p99 ms", "load cv"):
+        if column in table:
+            table[column] = table[column].map(number)
+    return table.to_string(index=False)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from netsim.describe import describe
+
     spec = _load(args)
     print(f"{args.file}: valid; experiment '{spec.name}', {len(spec.scenarios)} scenario(s), "
           f"{len(spec.runs())} run(s), config hash {spec.config_hash}")
@@ -247,27 +295,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"\nscenario {scenario.name}")
         cost = estimate(scenario)
         print(f"  cost per run: ~{cost.requests:.3g} requests, ~{cost.events:.3g} events; up to {cost.pods} pods")
-        if scenario.parameters:
-            print("  set: " + ", ".join(f"{k}={v}" for k, v in scenario.parameters.items()))
-        run = scenario.run
-        print(f"  run: {run.duration:g}s measured after {run.warmup:g}s warm-up, {run.replications} replication(s), seed {run.seed}")
-        print(f"  nodes: {len(scenario.nodes)} in zones {sorted({n.zone for n in scenario.nodes})}; kube-proxy {scenario.cluster.kube_proxy.mode}")
-        for d in scenario.deployments:
-            w = scenario.workloads[d.name]
-            later = "" if scenario.exists_at_start("Deployment", d.name) else f" (deferred, applied at {scenario.created_at[f'Deployment/{d.name}']:g}s)"
-            print(f"  Deployment/{d.name}{later}: {d.replicas} replica(s), service time mean {w.service_time.mean * 1000:g} ms, "
-                  f"concurrency {w.concurrency}, queue_limit {w.queue_limit}")
-        for s in scenario.services:
-            ports = ", ".join(f"{p.port}->{p.target_port}" + (f" (nodePort {p.node_port})" if p.node_port else "") for p in s.ports)
-            print(f"  Service/{s.name}: {s.type.value}, selector {s.selector}, ports {ports}")
-        for c in scenario.clients:
-            if c.location == "external" and scenario.service(c.service).type.value == "LoadBalancer" and not c.entry_nodes:
-                origin = "users outside, through the cloud load balancer"
-            elif c.location == "external":
-                origin = "users outside, entering at " + ", ".join(scenario.nodes[n].name for n in c.entry_nodes)
-            else:
-                origin = f"Deployment/{c.from_deployment}" if c.from_deployment else "one pod per node"
-            print(f"  client {c.name}: {c.location} ({origin}) -> {c.service}:{c.port.port}, {c.rate:g} req/s, timeout {c.timeout:g}s")
+        print("\n".join(describe(scenario)))
+    return EXIT_OK
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from netsim.scaffold import write_experiment
+
+    path, summary = write_experiment([Path(m) for m in args.manifests], Path(args.output))
+    print(f"{path} written: {summary}; check it with `netsim validate {path}`, then `netsim run {path}`", file=sys.stderr)
     return EXIT_OK
 
 

@@ -1,11 +1,14 @@
 """report.md, a self-contained report.html and plots/*.png, from the result tables alone.
 
 A reader should learn which configuration wins and by how much without opening
-a CSV: the report opens with that verdict (paired differences to the reference
-scenario, with their 95 % CIs), then the figures and tables behind it. Sections
-whose tables are absent (a timeline without churn, cross-zone cost before it is
-measured) are left out. ``netsim report RESULTS`` rebuilds everything from the
-stored tables, so the same function serves a fresh run and an old folder.
+a CSV, and should not be able to misread it: the report opens with the verdict
+(:mod:`netsim.verdict`: errors first, significance stated plainly, what a
+difference is made of), then the warnings a reader must not miss (saturated
+pods, clients whose every request failed), then the figures and tables behind
+them. Sections whose tables are absent or empty (a timeline without churn,
+errors when nothing failed, utilisation before pods.csv has it) are left out.
+``netsim report RESULTS`` rebuilds everything from the stored tables, so the same
+function serves a fresh run and an old folder.
 """
 
 from __future__ import annotations
@@ -16,22 +19,31 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from netsim import plots
-from netsim.metrics import KEYS, ci95_halfwidth
+from netsim.diagnostics import failed_client_warnings, saturation_warnings
+from netsim.humanize import number, percent
+from netsim.report_tables import (
+    ERROR_KINDS,
+    comparison_table,
+    error_kinds_present,
+    errors_table,
+    figures_table,
+    local_drop_lines,
+    parameters_table,
+    percentile_table,
+    placement_table,
+    routes_table,
+    saturation_table,
+)
 from netsim.results import Results, write_atomic
+from netsim.verdict import ERROR_TOLERANCE, RELATIVE_TOLERANCE, verdict
 
 Block = tuple[str, Any]
 """("h1" | "h2" | "p", text), ("table", DataFrame of strings) or ("img", (file name, caption))."""
 
 PLOT_FILES = ("latency.png", "latency_cdf.png", "load_share.png", "cross_zone.png", "timeline.png")
-PERCENTILES = {"latency_mean_ms": "mean", "latency_p50_ms": "p50", "latency_p90_ms": "p90", "latency_p99_ms": "p99",
-               "latency_p999_ms": "p99.9"}
-HEADLINE = {"latency_mean_ms": "mean latency", "latency_p99_ms": "p99 latency"}
-COMPARED = ["latency_mean_ms", "latency_p99_ms", "error_rate", "pod_load_cv",
-            "cross_zone_fraction", "cross_zone_gb", "cross_zone_cost_usd"]
 
 
 def write_report(results: Results, folder: str | Path) -> Path:
@@ -57,7 +69,7 @@ def render_plots(results: Results) -> dict[str, bytes]:
     makers: dict[str, Callable[[], Any]] = {
         "latency.png": lambda: plots.latency_bars(results.summary, reference if order and len(order) > 1 else None),
         "latency_cdf.png": lambda: plots.latency_cdf(results.latency, order),
-        "load_share.png": lambda: plots.load_share(results.pods, order),
+        "load_share.png": lambda: plots.load_share(results.pods, order, fair_share_table(results)),
         "cross_zone.png": lambda: plots.cross_zone(results.summary) if _multi_zone(results) else None,
         "timeline.png": lambda: plots.timeline(results.timeline, results.events),
     }
@@ -67,6 +79,29 @@ def render_plots(results: Results) -> dict[str, bytes]:
         if figure is not None:
             out[name] = plots.png(figure)
     return out
+
+
+def fair_share_table(results: Results) -> pd.DataFrame | None:
+    """Each pod's time-weighted fair share when the run has events (churn), else None (1/n)."""
+    if results.events.empty or results.pods.empty or not {"scenario", "replication", "t_s", "action", "target"} <= set(results.events):
+        return None
+    from netsim.ready_time import fair_shares
+
+    windows = {}
+    for name, entry in results.manifest.get("scenarios", {}).items():
+        run = (entry.get("config") or {}).get("run") or {}
+        if isinstance(run.get("warmup"), int | float) and isinstance(run.get("duration"), int | float):
+            windows[name] = (float(run["warmup"]), float(run["warmup"]) + float(run["duration"]))
+    return fair_shares(results.pods, results.events, windows)
+
+
+def breakdown_table(results: Results) -> pd.DataFrame | None:
+    """``breakdown.csv`` (components of the mean latency per scenario × client) when the folder has one."""
+    frame = getattr(results, "breakdown", None)
+    if isinstance(frame, pd.DataFrame) and not frame.empty:
+        return frame
+    path = results.folder / "breakdown.csv" if results.folder else None
+    return pd.read_csv(path) if path is not None and path.is_file() else None
 
 
 def build(results: Results, figures: dict[str, bytes]) -> list[Block]:
@@ -82,159 +117,100 @@ def build(results: Results, figures: dict[str, bytes]) -> list[Block]:
     if summary.empty:
         blocks.append(("p", "No run finished, so there is nothing to report."))
         return blocks
-    blocks += [("h2", "Verdict"), *[("p", line) for line in verdict(summary, results.comparison, reference)]]
-    if len(scenarios) > 1 and _parameters(summary, results.parameters).shape[1] > 1:
-        blocks += [("h2", "Scenarios"), ("table", _parameters(summary, results.parameters))]
-    blocks.append(("h2", "Latency"))
-    for name, caption in (("latency.png", "Mean and p99 latency per scenario, 95 % CIs across replications"),
-                          ("latency_cdf.png", "Latency CDF (log x) and tail")):
-        if name in figures:
-            blocks.append(("img", (name, caption)))
-    if not results.runs.empty:
-        blocks += [("p", "Percentiles in ms, mean over replications ± 95 % CI half-width:"), ("table", percentile_table(results.runs))]
-    if len(scenarios) > 1 and not results.comparison.empty:
-        blocks += [("h2", f"Compared with {reference}"),
-                   ("p", "Paired differences (same seeds, replication by replication) to the reference scenario, "
-                         "with 95 % CIs; **yes** when the CI excludes zero."),
-                   ("table", comparison_table(results.comparison))]
+    lines = verdict(summary, results.comparison, reference, results.runs, manifest, breakdown_table(results))
+    blocks += [("h2", "Verdict"), *[("p", line) for line in lines]]
+    if len(scenarios) > 1:
+        blocks.append(("p", f"How to read it: scenarios that lost more requests (an error rate above the lowest by more than "
+                            f"{number(ERROR_TOLERANCE * 100)} percentage point or {percent(RELATIVE_TOLERANCE)} of it, whichever is more) "
+                            "are ranked after the others, since "
+                            "latency counts successful requests only; a difference "
+                            "is called significant when its paired 95 % interval (same seeds, replication by replication) excludes zero."))
+    warnings = [*failed_client_warnings(summary), *saturation_warnings(results.pods, results.runs, manifest)]
+    blocks += [("p", f"**Warning:** {w}") for w in warnings]
+    params = parameters_table(summary, results.parameters)
+    if len(scenarios) > 1 and params.shape[1] > 1:
+        blocks += [("h2", "Scenarios"), ("p", "What each scenario sets (`(base)`: the experiment file's value):"), ("table", params)]
+    blocks += _latency_blocks(results, figures, scenarios, reference)
+    blocks += _error_blocks(results)
+    blocks += _saturation_blocks(results)
+    blocks += _route_blocks(results)
     blocks.append(("h2", "Load across pods"))
     if "load_share.png" in figures:
-        blocks.append(("img", ("load_share.png", "Share of requests per pod")))
-    blocks.append(("table", _figures(summary, {"pod_load_cv": "load CV", "pod_load_max_mean": "max/mean", "jain_index": "Jain index"})))
+        caption = "Share of requests per pod against its fair share" + (" (time-weighted by how long each pod was ready)" if not results.events.empty else "")
+        blocks.append(("img", ("load_share.png", caption)))
+    blocks.append(("table", figures_table(summary, {"pod_load_cv": "load CV", "pod_load_max_mean": "max/mean", "jain_index": "Jain index"})))
     if "cross_zone.png" in figures:
         cost = {"cross_zone_fraction": "cross-zone share", "cross_node_fraction": "cross-node share",
                 "cross_zone_gb": "cross-zone GB", "cross_zone_cost_usd": "cross-zone cost (USD)"}
-        blocks += [("h2", "Cross-zone traffic"), ("img", ("cross_zone.png", "Cross-zone traffic")), ("table", _figures(summary, cost))]
+        blocks += [("h2", "Cross-zone traffic"), ("img", ("cross_zone.png", "Cross-zone traffic")), ("table", figures_table(summary, cost))]
     if "timeline.png" in figures:
-        blocks += [("h2", "Timeline"), ("img", ("timeline.png", "Latency and errors over time"))]
+        blocks += [("h2", "Timeline"), ("img", ("timeline.png", "Latency, errors and ready endpoints over time, with every event that changed the system"))]
     tables = [f"`{n}.csv`" for n in ("summary", "runs", "pods", "latency", "comparison", "timeline", "events")
               if not getattr(results, n).empty]
     blocks += [("h2", "Files"), ("p", "Tables: " + ", ".join(tables) + "; what ran: `manifest.json`.")]
     return blocks
 
 
-def verdict(summary: pd.DataFrame, comparison: pd.DataFrame, reference: str) -> list[str]:
-    """Plain sentences: which scenarios lose requests, which wins on mean and p99 latency, and by how much."""
-    lines = []
-    for (client, service), group in summary.groupby(["client", "service"], sort=False):
-        where = f" for {client} → {service}" if summary[["client", "service"]].drop_duplicates().shape[0] > 1 else ""
-        if len(group) == 1:
-            row = group.iloc[0]
-            lines.append(
-                f"One scenario{where}: mean latency {_pm(row, 'latency_mean_ms')} ms, p99 {_pm(row, 'latency_p99_ms')} ms, "
-                f"error rate {_percent(row['error_rate'])}, over {int(row['replications'])} replication(s)."
-            )
-            continue
-        if group["error_rate"].fillna(0).gt(0).any():
-            lines.append(_errors_line(group, where))  # lost requests first: they matter more than milliseconds
-        for metric, name in HEADLINE.items():
-            if group[metric].isna().all():
-                continue
-            best = group.loc[group[metric].idxmin()]
-            text = f"**{best['scenario']}** has the lowest {name}{where}: {_pm(best, metric)} ms"
-            if best["scenario"] == reference:
-                others = group[group["scenario"] != reference]
-                runner = others.loc[others[metric].idxmin()]
-                text += f" (the reference); the next best, **{runner['scenario']}**, is " + _difference(comparison, runner["scenario"], client, service, metric, reference)
-            else:
-                text += ", " + _difference(comparison, best["scenario"], client, service, metric, reference)
-            if best["error_rate"] > 0:
-                text += f" — but {_percent(best['error_rate'])} of its requests failed (latency counts successful requests only)"
-            lines.append(text + ".")
-    return lines
+def _latency_blocks(results: Results, figures: dict[str, bytes], scenarios: list[str], reference: str) -> list[Block]:
+    blocks: list[Block] = [("h2", "Latency")]
+    several = results.runs["replication"].nunique() > 1 if not results.runs.empty else False
+    for name, caption in (("latency.png", "Mean and p99 latency per scenario" + (", 95 % CIs across replications" if several else "")),
+                          ("latency_cdf.png", "Latency CDF (log x) and tail")):
+        if name in figures:
+            blocks.append(("img", (name, caption)))
+    if not results.runs.empty:
+        intro = "Percentiles of successful requests in ms, mean over replications" + (" ± 95 % CI half-width:" if several else ":")
+        blocks += [("p", intro), ("table", percentile_table(results.runs))]
+    if len(scenarios) > 1 and not results.comparison.empty:
+        blocks += [("h2", f"Compared with {reference}"),
+                   ("p", "Paired differences (same seeds, replication by replication) to the reference scenario, "
+                         "with 95 % CIs; **yes** when the CI excludes zero."),
+                   ("table", comparison_table(results.comparison))]
+    return blocks
 
 
-def _errors_line(group: pd.DataFrame, where: str) -> str:
-    """Which scenarios lose requests: often the point of a comparison (churn, traffic policies)."""
-    worst = group.loc[group["error_rate"].idxmax()]
-    clean = list(group.loc[group["error_rate"].fillna(0) == 0, "scenario"])
-    text = f"Most errors{where}: **{worst['scenario']}**, error rate {_percent(worst['error_rate'])}"
-    if clean:
-        names = ", ".join(f"**{s}**" for s in clean[:4]) + (f" and {len(clean) - 4} more" if len(clean) > 4 else "")
-        text += f"; no errors in {names}"
-    else:
-        best = group.loc[group["error_rate"].idxmin()]
-        text += f"; fewest in **{best['scenario']}**, {_percent(best['error_rate'])}"
-    return text + "."
-
-
-def _difference(comparison: pd.DataFrame, scenario: str, client: str, service: str, metric: str, reference: str) -> str:
-    row = _comparison_row(comparison, scenario, client, service, metric)
-    if row is None:
-        return f"compared with the reference **{reference}**"
-    change = row["relative_difference"]
-    direction = "higher" if row["difference"] > 0 else "lower"
-    size = f"{abs(change) * 100:.1f} % {direction} than" if np.isfinite(change) else "different from"
-    significance = "significant" if row["significant"] else "not significant"
-    return (f"{size} the reference **{reference}** (paired difference {row['difference']:+.3g} ms "
-            f"± {_ci(row['difference_ci95'])}, {significance} at 95 %)")
-
-
-def _comparison_row(comparison: pd.DataFrame, scenario: str, client: str, service: str, metric: str) -> pd.Series | None:
-    if comparison.empty:
-        return None
-    match = comparison[(comparison["scenario"] == scenario) & (comparison["client"] == client)
-                       & (comparison["service"] == service) & (comparison["metric"] == metric)]
-    return None if match.empty else match.iloc[0]
-
-
-def percentile_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Latency percentiles per scenario: mean over replications ± 95 % CI half-width."""
-    rows = []
-    for key, group in runs.groupby(KEYS, sort=False):
-        row = dict(zip(KEYS, key, strict=True))
-        row["requests"] = f"{int(group['requests'].sum()):,}"
-        row["error rate"] = _percent(group["error_rate"].mean())
-        for column, name in PERCENTILES.items():
-            values = group[column].to_numpy(dtype=float)
-            row[name] = f"{np.nanmean(values):.3g} ± {_ci(ci95_halfwidth(values))}" if np.isfinite(values).any() else "–"
-        rows.append(row)
-    return _drop_single_keys(pd.DataFrame(rows))
-
-
-def comparison_table(comparison: pd.DataFrame) -> pd.DataFrame:
-    """The headline metrics of ``comparison.csv``, formatted."""
-    part = comparison[comparison["metric"].isin(COMPARED)].copy()
-    part["order"] = part["metric"].map({m: i for i, m in enumerate(COMPARED)})
-    part = part.sort_values(["order"], kind="stable").sort_values(["scenario"], key=_first_seen(comparison), kind="stable")
-    rows = []
-    for _, r in part.iterrows():
-        rows.append({
-            "scenario": r["scenario"], "client": r["client"], "service": r["service"], "metric": r["metric"],
-            "reference": f"{r['reference_mean']:.4g}", "this": f"{r['mean']:.4g}",
-            "difference": f"{r['difference']:+.3g} ± {_ci(r['difference_ci95'])}",
-            "relative": f"{r['relative_difference'] * 100:+.1f} %" if np.isfinite(r["relative_difference"]) else "–",
-            "significant": "**yes**" if r["significant"] else "no",
-        })
-    return _drop_single_keys(pd.DataFrame(rows))
-
-
-def _first_seen(frame: pd.DataFrame) -> Callable[[pd.Series], pd.Series]:
-    rank = {s: i for i, s in enumerate(dict.fromkeys(frame["scenario"]))}
-    return lambda column: column.map(rank)
-
-
-def _figures(summary: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
-    present = {c: name for c, name in columns.items() if c in summary}
-    table = summary[[*KEYS, *present]].rename(columns=present)
-    for name in present.values():
-        table[name] = table[name].map(lambda v: "–" if pd.isna(v) else f"{v:.4g}")
-    return _drop_single_keys(table)
-
-
-def _parameters(summary: pd.DataFrame, parameters: list[str]) -> pd.DataFrame:
-    table = summary.drop_duplicates("scenario")[["scenario", *[p for p in parameters if p in summary]]]
-    table = table.apply(lambda column: column.map(lambda v: "(base)" if pd.isna(v) else str(v)))  # unset: the base file's value
-    varying = [p for p in parameters if p in table and table[p].nunique() > 1]  # constant ones say nothing
-    return table[["scenario", *varying]]
-
-
-def _drop_single_keys(table: pd.DataFrame) -> pd.DataFrame:
-    """Client and service columns only when there is more than one of them."""
+def _error_blocks(results: Results) -> list[Block]:
+    table = errors_table(results.summary)
     if table.empty:
-        return table
-    drop = [c for c in ("client", "service") if c in table and table[c].nunique() <= 1]
-    return table.drop(columns=drop)
+        return []
+    blocks: list[Block] = [("h2", "Errors"), ("p", "Requests that failed, by kind (totals over replications; % of requests issued):"),
+                           ("table", table)]
+    kinds = error_kinds_present(results.summary)
+    if kinds:
+        blocks.append(("p", " ".join(f"`{k.removeprefix('errors_')}`: {ERROR_KINDS[k]}." for k in kinds)))
+    blocks += [("p", line) for line in local_drop_lines(results.summary, results.pods, results.manifest)]
+    return blocks
+
+
+def _saturation_blocks(results: Results) -> list[Block]:
+    table = saturation_table(results.pods, results.manifest)
+    rejected = saturation_warnings(pd.DataFrame(), results.runs, results.manifest)
+    if table.empty and not rejected:
+        return []
+    blocks: list[Block] = [("h2", "Saturation")]
+    if not table.empty:
+        blocks += [("p", "Utilisation of each pod: busy worker time / (workers × measured time), mean over replications. "
+                         "Above 90 % the queue grows with every burst and the tail latency measures the queue."),
+                   ("table", table)]
+    blocks += [("p", line) for line in rejected]
+    return blocks
+
+
+def _route_blocks(results: Results) -> list[Block]:
+    blocks: list[Block] = []
+    routes = routes_table(results.summary)
+    if not routes.empty:
+        blocks += [("h2", "Where requests went"),
+                   ("p", "Network links a successful request crossed to reach its pod (the internet for external clients, the load "
+                         "balancer, one more to another node), the share served on another node or zone than where it entered, "
+                         "the share whose pod saw the client's own address, and DNS queries per request:"),
+                   ("table", routes)]
+    placement, same = placement_table(results.pods, results.manifest)
+    if not placement.empty:
+        note = "the same in every scenario" if same else "per scenario"
+        blocks += [("h2", "Pod placement"), ("p", f"Which endpoint pod ran on which node and zone ({note}; first replication):"),
+                   ("table", placement)]
+    return blocks
 
 
 def _multi_zone(results: Results) -> bool:
@@ -254,25 +230,12 @@ def _about(results: Results) -> str:
     runs = m.get("runs", [])
     reused = sum(1 for r in runs if r.get("reused"))
     parts = [
-        f"{len(scenarios)} scenario(s) × {run.get('replications', '?')} replication(s) of {run.get('duration', '?'):g} s "
-        f"measured after a {run.get('warmup', 0):g} s warm-up, seed {run.get('seed', '?')}" if run else "",
+        f"{len(scenarios)} scenario(s) × {run.get('replications', '?')} replication(s) of {number(run.get('duration'))} s "
+        f"measured after a {number(run.get('warmup', 0))} s warm-up, seed {run.get('seed', '?')}" if run else "",
         f"config hash `{m.get('config_hash', '?')}`, netsim {m.get('versions', {}).get('netsim', '?')}",
-        f"{m.get('wall_time_s', 0):.1f} s wall time" + (f" ({reused} run(s) reused from an earlier invocation)" if reused else ""),
+        f"{number(m.get('wall_time_s', 0), 2)} s wall time" + (f" ({reused} run(s) reused from an earlier invocation)" if reused else ""),
     ]
     return (description.rstrip(". ") + ". " if description else "") + "; ".join(p for p in parts if p) + "."
-
-
-def _pm(row: pd.Series, metric: str) -> str:
-    ci = row.get(f"{metric}_ci95", np.nan)
-    return f"{row[metric]:.3g}" + (f" ± {_ci(ci)}" if pd.notna(ci) else "")
-
-
-def _ci(value: float) -> str:
-    return "–" if pd.isna(value) else f"{value:.2g}"
-
-
-def _percent(value: float) -> str:
-    return "–" if pd.isna(value) else f"{value * 100:.3g} %"
 
 
 def to_markdown(blocks: list[Block]) -> str:

@@ -12,6 +12,7 @@ import yaml
 
 from netsim.cli import main
 from netsim.config import load_experiment, parse_set
+from netsim.errors import ConfigError
 
 EXPERIMENT: dict[str, Any] = {
     "name": "cli",
@@ -167,10 +168,70 @@ def test_scenario_set_uses_the_same_paths_and_does_not_leak(tmp_path):
     assert base.clients[0].rate == 300.0
 
 
-def test_command_line_set_wins_over_scenario_set(tmp_path):
+def test_command_line_set_over_a_scenario_set_path_is_refused(tmp_path):
+    """issue 14: the command line was applied last, so every scenario ran with its value while keeping a name
+    that said otherwise. Refused; a --set of a path no scenario sets still applies to every scenario."""
     data = with_scenarios({"name": "a", "set": {"clients.users.arrival.rate": 100}}, {"name": "b", "set": {}})
-    spec = load_experiment(write(tmp_path, data), [("clients.users.arrival.rate", 42)])
-    assert [s.clients[0].rate for s in spec.scenarios] == [42.0, 42.0]
+    with pytest.raises(ConfigError, match=r"^--set clients.users.arrival.rate: overrides what scenario 'a' sets "
+                                          r"\(clients.users.arrival.rate: 100\), so it would run under a name that no longer says what ran"):
+        load_experiment(write(tmp_path, data), [("clients.users.arrival.rate", 42)])
+    with pytest.raises(ConfigError, match="overrides what scenario 'a' sets"):  # the same path, spelled by index
+        load_experiment(write(tmp_path, data), [("clients.0.arrival.rate", 42)])
+    spec = load_experiment(write(tmp_path, data), [("clients.users.timeout", "2s")])
+    assert [s.clients[0].rate for s in spec.scenarios] == [100.0, 300.0]
+    assert [s.clients[0].timeout for s in spec.scenarios] == [2.0, 2.0]
+
+
+def test_command_line_set_over_a_path_other_scenarios_set_is_refused(tmp_path):
+    data = with_scenarios({"name": "small", "set": {}}, {"name": "big", "set": {"Deployment/web.spec.replicas": 6}})
+    with pytest.raises(ConfigError, match=r"changes Deployment/web\.spec\.replicas, which scenario 'big' sets and scenario 'small' takes from the file"):
+        load_experiment(write(tmp_path, data), [("Deployment/web.spec.replicas", 3)])
+
+
+def test_command_line_set_over_a_vary_path_is_refused_and_the_sweep_can_be_narrowed(tmp_path, capsys):
+    data = copy.deepcopy(EXPERIMENT)
+    data["vary"] = {"cluster.kube_proxy.mode": ["iptables", "ipvs"], "Deployment/web.spec.replicas": [2, 4]}
+    file = write(tmp_path, data)
+    code, _, err = netsim(capsys, "validate", file, "--set", "cluster.kube_proxy.mode=ipvs")
+    assert code == 2
+    assert err.strip() == ("netsim: error: --set cluster.kube_proxy.mode: overrides vary: cluster.kube_proxy.mode, so every scenario of "
+                           "the sweep would run with the same value, each named after a value it did not use (e.g. 'mode=iptables,replicas=2'); "
+                           "narrow the sweep instead: --set 'vary.cluster.kube_proxy.mode=[ipvs]'")
+    spec = load_experiment(file, [parse_set("vary.cluster.kube_proxy.mode=[ipvs]")])
+    assert [s.name for s in spec.scenarios] == ["mode=ipvs,replicas=2", "mode=ipvs,replicas=4"]
+    assert all(s.cluster.kube_proxy.mode == "ipvs" for s in spec.scenarios)
+
+
+def test_an_exec_prestop_without_a_duration_is_warned_about(tmp_path):
+    data = copy.deepcopy(EXPERIMENT)
+    container = data["manifests"][0]["spec"]["template"]["spec"]["containers"][0]
+    container["lifecycle"] = {"preStop": {"exec": {"command": ["/bin/drain"]}}}
+    spec = load_experiment(write(tmp_path, data))
+    assert ("Deployment/web: its preStop exec hook takes its duration from workloads.web.prestop, which is not set, so it counts as "
+            "0s (the same as no hook); set workloads.web.prestop to how long the hook runs, e.g. 5s") in spec.warnings
+    data["workloads"]["web"]["prestop"] = "5s"
+    assert not any("preStop" in w for w in load_experiment(write(tmp_path, data)).warnings)
+    container["lifecycle"] = {"preStop": {"sleep": {"seconds": 5}}}  # a sleep carries its own duration
+    data["workloads"]["web"].pop("prestop")
+    assert not any("preStop" in w for w in load_experiment(write(tmp_path, data)).warnings)
+
+
+def test_validate_shows_placement_service_policies_the_load_balancer_and_external_names(tmp_path, capsys):
+    data = copy.deepcopy(EXPERIMENT)
+    data["manifests"][0]["spec"]["template"]["spec"]["nodeName"] = "node-2"
+    data["manifests"][1]["spec"].update(type="LoadBalancer", externalTrafficPolicy="Local", sessionAffinity="ClientIP")
+    data["manifests"].append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "payments"},
+                              "spec": {"type": "ExternalName", "externalName": "api.payments.example.com"}})
+    data["cluster"]["load_balancer"] = {"provider": "aws-nlb"}
+    code, out, err = netsim(capsys, "validate", write(tmp_path, data))
+    assert code == 0, err
+    assert "pods: web-1 on node-2 (zone-b), web-2 on node-2 (zone-b)" in out
+    assert "nodes without pods: node-1 (zone-a), node-3 (zone-a)" in out
+    assert "Service/web: LoadBalancer, selector app=web, ports 80->9376 (nodePort 30000)" in out
+    assert "externalTrafficPolicy Local, internalTrafficPolicy Cluster, sessionAffinity ClientIP (10800s), healthCheckNodePort 30001" in out
+    assert "load balancer: aws-nlb, algorithm flow-hash, instance targets, cross-zone off, client IP kept" in out
+    assert "Service/payments: ExternalName -> api.payments.example.com" in out
+    assert "{'" not in out  # no raw Python dicts
 
 
 # --- run: reproducible, and other arguments ---------------------------------------------------------

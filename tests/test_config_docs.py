@@ -93,3 +93,42 @@ def test_every_output_column_is_documented(docs):
 def test_the_commands_on_experiment_files_are_documented(docs):
     for command in ("netsim run", "netsim validate", "netsim schema", "--set", "--output", "--save-requests", "--jobs"):
         assert command in docs, command
+
+
+def test_docs_are_self_contained(docs):
+    """A user's clone has docs/config.md but not the team's notes: no reference may point there."""
+    for outside in ("k8s-facts", "../shared", "design.md"):
+        assert outside not in docs, outside
+
+
+def test_every_outcome_and_service_type_is_listed(docs):
+    from netsim.k8s.objects import ServiceType
+    from netsim.model.request import Outcome
+
+    parquet = docs.split("### requests.parquet")[1].split("###")[0]
+    for outcome in Outcome:
+        assert f"`{outcome.name.lower()}`" in parquet, f"requests.parquet's outcome {outcome.name.lower()} is not listed"
+    row = next(line for line in docs.splitlines() if line.startswith("| `service_type` |"))
+    for kind in ServiceType:
+        assert f"`{kind.value}`" in row, kind
+
+
+def test_the_first_packet_default_is_the_one_the_code_uses(docs):
+    from netsim.config.schema import FirstPacketConfig
+
+    assert f"| `model` | | `{FirstPacketConfig().model}` |" in docs
+
+
+def test_every_command_and_option_is_documented(docs):
+    import argparse
+
+    from netsim.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, command in sub.choices.items():
+        assert f"netsim {name}" in docs, name
+        for action in command._actions:
+            longest = max(action.option_strings, key=len, default=None)
+            if longest and longest != "--help":
+                assert longest in docs, f"netsim {name} {longest}"

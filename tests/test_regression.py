@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from netsim.check_limits import parse_limit
 from netsim.cli import main
 from netsim.errors import ConfigError
-from netsim.regression import IMPROVED, REGRESSED, better, check, judge, make_baseline, read_baseline
+from netsim.regression import IMPROVED, REGRESSED, better, check, format_check, judge, make_baseline, read_baseline
 from netsim.results import Results
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -195,3 +196,174 @@ def test_every_bundled_experiment_has_a_committed_baseline() -> None:
         assert path.is_file(), f"no baseline for {experiment.name}: netsim run it, then netsim baseline RESULTS -o {path}"
         baseline = read_baseline(path)
         assert baseline["metrics"], f"{path.name} holds no metric"
+
+
+# Too few replications, absolute limits, rows that matter (issue 14) ------------------------------
+
+
+def two_scenarios(error_rates: list[float], latencies: list[float], config_hash: str = "abc") -> Results:
+    results = synthetic(latencies, config_hash)
+    results.runs["error_rate"] = error_rates
+    return results
+
+
+def test_too_few_replications_are_said_and_the_number_needed_is_given() -> None:
+    """issue 14: with 2 replications, errors 0 → 0.39 % was 'not significant' and the check passed without a word."""
+    baseline = make_baseline(two_scenarios([0.0, 0.0], [10.0, 10.1]))
+    outcome = check(two_scenarios([0.0, 0.0078], [10.05, 10.0]), baseline)
+    assert not outcome.failed
+    (warning,) = outcome.warnings
+    assert warning.startswith("too few replications: with 2 replication(s), a change of ×1.1 at alpha 0.01 shows as significant "
+                              "less than 80% of the time in 1 metric(s): error_rate (")
+    row = outcome.table.set_index("metric").loc["error_rate"]
+    assert row["verdict"] == "worse, not significant" and row["replications_needed"] > 2
+    text = format_check(outcome, 1.1, 0.01)
+    assert "error_rate" in text and "too few replications (needs" in text
+    assert "latency_mean_ms" not in text  # ok rows are hidden by default in text
+    assert "row(s) hidden (ok); --all shows them" in text
+    assert "latency_mean_ms" in format_check(outcome, 1.1, 0.01, show="all")
+
+
+def test_a_baseline_of_one_replication_is_refused_with_how_many_it_needs() -> None:
+    with pytest.raises(ConfigError, match=r"has 1 replication\(s\); a baseline needs 2 or more per metric"):
+        make_baseline(synthetic([10.0]))
+
+
+def test_an_exceeded_limit_fails_whatever_the_baseline_says() -> None:
+    results = synthetic([250.0, 251.0, 249.0])
+    baseline = make_baseline(results)  # the baseline is this very run: no regression possible
+    outcome = check(results, baseline, limits=[parse_limit("latency_mean_ms<=200"), parse_limit("pod_load_cv<=0.5")])
+    assert outcome.regressed == [] and outcome.breached == ["latency_mean_ms"] and outcome.failed
+    text = format_check(outcome, 1.1, 0.01, show="failures")
+    assert "limit latency_mean_ms<=200" in text and "LIMIT EXCEEDED" in text and "pod_load_cv" not in text
+    assert "1 limit(s) exceeded: latency_mean_ms" in text
+    assert not check(results, None, limits=[parse_limit("latency_mean_ms>=200")]).failed
+
+
+@pytest.mark.parametrize("text", ["latency<200", "latency_p99_ms<=fast", "<=3", "latency_p99_ms<=nan", "latency_p99_ms==1"])
+def test_limit_syntax(text: str) -> None:
+    with pytest.raises(ConfigError, match="--limit"):
+        parse_limit(text)
+
+
+def test_limits_on_the_command_line(quickstart_runs: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    same = str(quickstart_runs["same"])
+    assert main(["check", same, "--limit", "error_rate<=0"]) == 0  # no baseline needed for limits alone
+    assert "every limit held" in capsys.readouterr().out
+    assert main(["check", same, "--baseline", str(BASELINE), "--limit", "latency_p99_ms<=1"]) == 1
+    out = capsys.readouterr().out
+    assert "LIMIT EXCEEDED" in out and "limit(s) exceeded: latency_p99_ms" in out
+    assert main(["check", same, "--limit", "latency_p99<=200"]) == 2
+    assert "no metric 'latency_p99' in these results (did you mean 'latency_p99_ms'?)" in capsys.readouterr().err
+    assert main(["check", same]) == 2
+    assert "give a baseline file, a --limit, or both" in capsys.readouterr().err
+
+
+def test_only_failures_and_all(quickstart_runs: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    slower = str(quickstart_runs["slower"])
+    assert main(["check", slower, "--baseline", str(BASELINE), "--only-failures"]) == 1
+    failures = [line for line in capsys.readouterr().out.splitlines()[2:] if line and not line.startswith(("no regression", "1 metric", "2 metric", "3 metric"))]
+    assert failures and all(REGRESSED in line or "hidden" in line or "regressed" in line for line in failures), failures
+    assert main(["check", slower, "--baseline", str(BASELINE), "--all"]) == 1
+    everything = capsys.readouterr().out
+    assert everything.count("\n") > len(failures) + 3 and "hidden" not in everything
+
+
+def test_baseline_command_says_whether_its_replications_suffice(quickstart_runs: dict[str, Path], tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["baseline", str(quickstart_runs["same"]), "-o", str(tmp_path / "b.json")]) == 0
+    err = capsys.readouterr().err
+    assert "with 3 replication(s), a change of ×1.1 at alpha 0.01" in err or "detect a change of ×1.1 at alpha 0.01 in every metric" in err
+
+
+# Malformed baselines and results folders: exit 2, one line, never 0 or 1 (issue 11) ---------------
+
+
+def _entry(**change: object) -> dict[str, object]:
+    entry: dict[str, object] = {"scenario": "quickstart", "client": "users", "service": "web", "metric": "latency_mean_ms",
+                                "better": "lower", "samples": [11.6, 11.7, 11.5]}
+    entry.update(change)
+    return entry
+
+
+BAD_BASELINES = {
+    "no metrics": [],
+    "text samples": [_entry(samples=["11.6", "11.7"])],
+    "empty samples": [_entry(samples=[])],
+    "one sample": [_entry(samples=[11.6])],
+    "nan samples": "NAN",
+    "only nulls": [_entry(samples=[None, None, None])],
+    "bool sample": [_entry(samples=[True, 11.0])],
+    "metric a number": [_entry(metric=3)],
+    "bad direction": [_entry(better="smaller")],
+    "entry not an object": [["quickstart", "latency_mean_ms"]],
+    "unknown metric": [_entry(metric="latency_p42_ms")],
+    "unknown scenario": [_entry(), _entry(scenario="gone")],
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_BASELINES))
+def test_a_malformed_baseline_is_exit_2(case: str, quickstart_runs: dict[str, Path], tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    head = json.loads(BASELINE.read_text())
+    metrics = BAD_BASELINES[case]
+    path = tmp_path / "b.json"
+    if metrics == "NAN":
+        path.write_text(json.dumps({**head, "metrics": [_entry()]}).replace("[11.6, 11.7, 11.5]", "[NaN, NaN, NaN]"))
+    else:
+        path.write_text(json.dumps({**head, "metrics": metrics}))
+    assert main(["check", str(quickstart_runs["same"]), "--baseline", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("netsim: error: ") and "\n" not in err and "Traceback" not in err
+
+
+def _copy(folder: Path, to: Path) -> Path:
+    to.mkdir()
+    for item in folder.iterdir():
+        if item.is_file():
+            (to / item.name).write_bytes(item.read_bytes())
+    return to
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _drop_column(path: Path, column: str) -> None:
+    frame = pd.read_csv(path)
+    frame.drop(columns=column).to_csv(path, index=False)
+
+
+def _text_in(path: Path, column: str) -> None:
+    frame = pd.read_csv(path)
+    frame[column] = frame[column].astype(object)
+    frame.loc[0, column] = "fast"
+    frame.to_csv(path, index=False)
+
+
+DAMAGE = {
+    "runs.csv truncated": lambda f: _truncate(f / "runs.csv"),
+    "runs.csv empty": lambda f: (f / "runs.csv").write_text(""),
+    "runs.csv binary": lambda f: (f / "runs.csv").write_bytes(b"\xff\xfe\x00garbage\x00\x01"),
+    "runs.csv ragged": lambda f: (f / "runs.csv").write_text((f / "runs.csv").read_text() + "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q,r,s,t,u,v,w,x,y,z,1,2,3,4,5,6,7,8,9,0,1,2,3\n"),
+    "metric column missing": lambda f: _drop_column(f / "runs.csv", "latency_mean_ms"),
+    "key column missing": lambda f: _drop_column(f / "runs.csv", "client"),
+    "text in a metric": lambda f: _text_in(f / "runs.csv", "latency_p99_ms"),
+    "summary.csv missing a column": lambda f: _drop_column(f / "summary.csv", "error_rate"),
+    "manifest.json broken": lambda f: (f / "manifest.json").write_text("{not json"),
+    "pods.csv header only of another table": lambda f: (f / "pods.csv").write_text("x,y\n1,2\n"),
+}
+
+
+@pytest.mark.parametrize("case", list(DAMAGE))
+def test_a_damaged_results_folder_is_exit_2_for_check_report_and_baseline(case: str, quickstart_runs: dict[str, Path], tmp_path: Path,
+                                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    folder = _copy(quickstart_runs["same"], tmp_path / "damaged")
+    DAMAGE[case](folder)
+    for argv in (["check", str(folder), "--baseline", str(BASELINE)], ["report", str(folder)],
+                 ["baseline", str(folder), "-o", str(tmp_path / "b.json")]):
+        assert main(argv) == 2, (case, argv)
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("netsim: error: ") and "\n" not in err and "Traceback" not in err, (case, argv, err)
+    assert not (folder / "report.md").exists() and not (tmp_path / "b.json").exists()

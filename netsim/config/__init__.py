@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from netsim import limits
 from netsim.config.messages import to_config_error
-from netsim.config.paths import apply_sets
+from netsim.config.paths import _find_manifest, _list_index, apply_sets, split_path
 from netsim.config.resolve import build_scenario
 from netsim.config.schema import ExperimentConfig, ScenarioConfig
 from netsim.config.yaml_io import parse_yaml_value, read_yaml_documents, read_yaml_mapping
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 # only partly initialised here, so bind the module and look ExperimentSpec up when it is used.
 import netsim.spec as _spec
 
-__all__ = ["ExperimentConfig", "load_experiment", "parse_set"]
+__all__ = ["MISSING", "ExperimentConfig", "load_experiment", "parse_set", "value_at"]
 
 
 def parse_set(text: str) -> tuple[str, Any]:
@@ -67,7 +67,7 @@ def load_experiment(source: str | Path | Mapping[str, Any], sets: Iterable[tuple
     # Sweep settings describe the set of scenarios, not any one of them: kept out of each scenario's
     # config (and so out of its hash), which lets a grown sweep reuse the runs it already has.
     sweep = {key: raw.pop(key) for key in _SWEEP_KEYS if key in raw}
-    apply_sets(sweep, [(p, v) for p, v in sets if p.split(".")[0] in _SWEEP_KEYS])
+    _apply_sweep_sets(sweep, [(p, v) for p, v in sets if p.split(".")[0] in _SWEEP_KEYS])
     sets = [(p, v) for p, v in sets if p.split(".")[0] not in _SWEEP_KEYS]
     context = {"base_dir": str(base_dir)}
     warnings: list[str] = []
@@ -76,6 +76,7 @@ def load_experiment(source: str | Path | Mapping[str, Any], sets: Iterable[tuple
     specs = []
     configs = []
     points = _points(base.name, scenarios, base.vary, base.run.limits)
+    swept = {path: prefix for _, point in points for prefix, point_sets in point for path in point_sets}
     for name, point in points:
         patched = copy.deepcopy(raw)
         for prefix, point_sets in point:
@@ -83,6 +84,7 @@ def load_experiment(source: str | Path | Mapping[str, Any], sets: Iterable[tuple
                 apply_sets(patched, point_sets.items())
             except ConfigError as exc:
                 raise ConfigError(f"{prefix}.{exc.path}", exc.message) from None
+        _refuse_overridden_sweep(patched, name, point, swept, sets)
         where = f" (in scenario '{name}')" if scenarios or base.vary else ""
         config = _validated(patched, sets, context, suffix=where)
         configs.append(config)
@@ -116,6 +118,80 @@ _SWEEP_KEYS = ("vary", "compare_to")
 def _without_limits(config: dict[str, Any]) -> dict[str, Any]:
     """A config for hashing: what a run may cost (run.limits) does not change what it computes."""
     return {**config, "run": {k: v for k, v in config.get("run", {}).items() if k != "limits"}}
+
+
+def _apply_sweep_sets(sweep: dict[str, Any], sets: list[tuple[str, Any]]) -> None:
+    """``--set vary.<dotted path>=[...]`` replaces that path's values (vary's keys are dotted paths themselves)."""
+    for path, value in sets:
+        head, _, rest = path.partition(".")
+        if head == "vary" and rest:
+            if not isinstance(sweep.get("vary"), dict):
+                sweep["vary"] = {}
+            sweep["vary"][rest] = value
+        else:
+            apply_sets(sweep, [(path, value)])
+
+
+def _refuse_overridden_sweep(patched: dict[str, Any], scenario: str, point: Point, swept: dict[str, str],
+                             sets: list[tuple[str, Any]]) -> None:
+    """A ``--set`` that changes the value of a path the scenarios vary is refused.
+
+    ``swept`` maps every path any scenario's ``set`` or ``vary`` gives to where it is
+    set. The command line is applied last, so it would win: every scenario of a sweep
+    would run with the same value while each is named after the one it no longer uses,
+    and the tables would say the opposite of what ran. Renaming cannot mend it (sweep
+    points collapse into duplicates; a named scenario has no name to derive), so the
+    combination is refused with the way to say what was meant. A ``--set`` that leaves
+    every swept value as it was (another path, or the same value) passes.
+    """
+    if not sets or not swept:
+        return
+    own = {path: (prefix, value) for prefix, point_sets in point for path, value in point_sets.items()}
+    for cli_path, cli_value in sets:
+        ran = copy.deepcopy(patched)
+        apply_sets(ran, [(cli_path, cli_value)])
+        for path, where in swept.items():
+            if value_at(ran, path) == value_at(patched, path):
+                continue
+            if path in own:
+                where, value = own[path]
+            if where == "vary":
+                raise ConfigError(
+                    f"--set {cli_path}", f"overrides vary: {path}, so every scenario of the sweep would run with the same value, each "
+                    f"named after a value it did not use (e.g. '{scenario}'); narrow the sweep instead: --set 'vary.{path}=[{_label(cli_value)}]'"
+                )
+            if path in own:
+                raise ConfigError(
+                    f"--set {cli_path}", f"overrides what scenario '{scenario}' sets ({path}: {_label(value)}), so it would run under a name "
+                    f"that no longer says what ran; drop this --set, or change {where}.{path} in the file"
+                )
+            owner = where.removeprefix("scenarios.").removesuffix(".set")
+            raise ConfigError(
+                f"--set {cli_path}", f"changes {path}, which scenario '{owner}' sets and scenario '{scenario}' takes from the file, so "
+                f"'{scenario}' would run under a name that no longer says what ran; drop this --set, or edit the scenarios in the file"
+            )
+
+
+MISSING = object()
+
+
+def value_at(raw: dict[str, Any], path: str) -> Any:
+    """The value a dotted path addresses in a raw config, or a scenario's config in manifest.json (``MISSING`` when none)."""
+    head, rest = split_path(path)
+    try:
+        node: Any = _find_manifest(raw, head, path) if "/" in head else raw
+        for part in rest if "/" in head else [head, *rest]:
+            if isinstance(node, list):
+                node = node[_list_index(node, part, path)]
+            elif isinstance(node, dict) and part in node:
+                node = node[part]
+            else:
+                return MISSING
+    except ConfigError:
+        return MISSING
+    return node
+
+
 Point = list[tuple[str, dict[str, Any]]]
 """The patches that make one scenario: ``(where, {dotted path: value})`` pairs, applied in order."""
 

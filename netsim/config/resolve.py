@@ -24,6 +24,7 @@ from netsim.config.schema import (
     ExternalHostConfig,
     LoadBalancerConfig,
     NodePoolConfig,
+    WorkloadConfig,
 )
 from netsim.errors import ConfigError, did_you_mean
 from netsim.k8s.autoscaling import HorizontalPodAutoscaler
@@ -54,6 +55,7 @@ def build_scenario(
                                     {h.name for h in deferred.autoscalers})
     services = allocate_node_ports((*objects.services, *deferred.services), config.cluster.node_ports)
     workloads = build_workloads(config, deployments, services)
+    warnings.extend(prestop_warnings(config, deployments))
     clients = tuple(build_client(c, services, deployments, config, nodes, workloads) for c in config.clients)
     warnings.extend(_selector_warnings(services, deployments, clients))
     warnings.extend(_external_name_warnings(services))
@@ -93,6 +95,26 @@ def build_nodes(config: ExperimentConfig) -> tuple[NodeSpec, ...]:
     return tuple(
         _spec.NodeSpec(name=n, zone=z, labels={HOSTNAME_LABEL: n, ZONE_LABEL: z, **labels}, cpu=cpu) for n, z, labels, cpu in specs
     )
+
+
+def prestop_warnings(config: ExperimentConfig, deployments: tuple[Deployment, ...]) -> list[str]:
+    """An exec/httpGet preStop hook's duration is not in the manifest: without ``workloads.<d>.prestop`` it counts as 0 s.
+
+    A hook that takes no time is the same as no hook (the endpoint is removed while the pod
+    already stops listening), so a user who wrote one to drain connections gets the errors
+    they meant to avoid, silently. Say where the duration goes.
+    """
+    default = config.workloads.get("default", WorkloadConfig())
+    out = []
+    for d in deployments:
+        hooks = sorted({h.handler for h in d.template.pre_stop_hooks if h.duration_from_workload})
+        if not hooks or config.workloads.get(d.name, WorkloadConfig()).prestop is not None or default.prestop is not None:
+            continue
+        out.append(
+            f"Deployment/{d.name}: its preStop {' and '.join(hooks)} hook takes its duration from workloads.{d.name}.prestop, "
+            f"which is not set, so it counts as 0s (the same as no hook); set workloads.{d.name}.prestop to how long the hook runs, e.g. 5s"
+        )
+    return out
 
 
 def resolve_target(
