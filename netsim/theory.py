@@ -122,13 +122,14 @@ def mmck_relaxation_time(lam: float, mu: float, servers: int, capacity: int) -> 
     (J. Keilson, *Markov Chain Models: Rarity and Exponentiality*, Springer 1979, ch. 5).
     As K grows with c = 1 it tends to Morse's M/M/1 relaxation time 1 / (mu (1 - sqrt(rho))^2).
     """
+    from scipy.linalg import eigvalsh_tridiagonal
+
     n = np.arange(capacity + 1)
     births = np.where(n < capacity, lam, 0.0)
     deaths = np.minimum(n, servers) * mu
     off = np.sqrt(births[:-1] * deaths[1:])
-    matrix = np.diag(-(births + deaths)) + np.diag(off, 1) + np.diag(off, -1)
-    eigenvalues = np.sort(np.linalg.eigvalsh(matrix))
-    return float(-1.0 / eigenvalues[-2])
+    top_two = eigvalsh_tridiagonal(-(births + deaths), off, select="i", select_range=(capacity - 1, capacity))
+    return float(-1.0 / top_two[0])
 
 
 def mg1_mean_sojourn(lam: float, mean: float, second_moment: float) -> float:

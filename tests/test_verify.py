@@ -105,3 +105,12 @@ def test_cli_writes_the_table_and_exits_1_on_a_failed_line(tmp_path, capsys) -> 
 def test_cli_bad_input(argv, message, capsys) -> None:
     assert main(["verify", *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("size", ["quick", "full"])
+def test_p99_cases_use_windows_of_at_least_r_seconds(size: registry.Size) -> None:
+    """A window's p99 is biased low ~1/T while the SE over R replications is ~1/√(RT): T ≥ R keeps bias ≲ SE/4."""
+    for entry in registry.entries("analytic"):
+        case = entry.build(size)
+        if any("p99" in c.quantity for c in case.checks):
+            assert case.duration_s >= case.replications, entry.key

@@ -43,9 +43,10 @@ METHOD = """\
   2ρE[S](1 + c_s²)/(1 − ρ)², Abate & Whitt 1987; exact for M/M/c/K from the spectral gap of its chain),
   which leaves under 1e-8 of the empty start. A per-replication p99 of a correlated queue is biased low
   roughly in proportion to 1/T for a window of T seconds while its standard error falls like 1/√(RT), so
-  the ratio grows like √(R/T): cases with a p99 or a tail fraction use windows of at least R seconds,
-  keeping that bias under about a quarter of the standard error. Ratios of counts (blocking, timeouts,
-  shares) are biased by O(1/n) only.
+  the ratio grows like √(R/T) (M/M/1 at ρ = 0.8: −6 % at T = 3 s, under 1 % at 30 s): cases with a p99
+  use windows of at least R seconds, keeping that bias under about a quarter of the standard error.
+  Fractions (blocking, timeouts, shares) are means of per-request indicators over the window and carry
+  no such bias.
 """
 
 
