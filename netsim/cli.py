@@ -79,6 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("-o", "--output", default="experiment.yaml", help="experiment file to write (default experiment.yaml; never overwritten)")
 
     sub.add_parser("schema", help="print the JSON schema of experiment files")
+
+    verify = sub.add_parser("verify", help="run the simulator against queueing theory (and published measurements); exit 1 if a line fails")
+    verify.add_argument("--quick", action="store_true", help="the CI-sized subset (under a minute on 2 cores)")
+    verify.add_argument("--published", action="store_true", help="also compare with published measurements (first-packet RTT, programming SLO)")
+    verify.add_argument("--case", action="append", default=[], metavar="NAME", help="run only this case (repeatable), e.g. --case mm1")
+    verify.add_argument("-o", "--output", help="also write validation.md and validation.csv into this folder (docs/ regenerates docs/validation.md)")
+    verify.add_argument("--jobs", type=int, default=1, help="run cases in N processes (default 1)")
+    verify.add_argument("--seed", type=int, default=0, help="root seed of every case (default 0)")
     return parser
 
 
@@ -93,7 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         commands = {"run": cmd_run, "validate": cmd_validate, "schema": cmd_schema, "report": cmd_report,
-                    "baseline": cmd_baseline, "check": cmd_check, "init": cmd_init}
+                    "baseline": cmd_baseline, "check": cmd_check, "init": cmd_init,
+                    "verify": cmd_verify}
         return commands[args.command](args)
     except ConfigError as exc:
         if args.debug:
@@ -257,6 +266,39 @@ def cmd_check(args: argparse.Namespace) -> int:
     show = "failures" if args.only_failures else "all" if args.all or args.format == "markdown" else "matter"
     print(format_check(outcome, args.factor, args.alpha, style=args.format, title=title, show=show), end="")
     return EXIT_FAILED if outcome.failed else EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from netsim.verify.document import write
+    from netsim.verify.runner import TABLE_TITLES, verify
+    from netsim.verify.tables import console
+
+    if args.jobs < 1:
+        raise ConfigError("--jobs", f"must be 1 or more, got {args.jobs}")
+    if args.seed < 0:
+        raise ConfigError("--seed", f"must be 0 or more, got {args.seed}")
+    output = Path(args.output) if args.output else None
+    if output is not None and output.exists() and not output.is_dir():
+        raise ConfigError("--output", f"'{output}' is a file; give a folder for validation.md and validation.csv")
+    tables = ("analytic", "published") if args.published else ("analytic",)
+
+    def done(key: str, elapsed: float) -> None:
+        print(f"verify: {key} done ({elapsed:.0f}s)", file=sys.stderr)
+
+    report = verify("quick" if args.quick else "full", tables, args.case, jobs=args.jobs, seed=args.seed, progress=done)
+    for table in ("analytic", "published"):
+        rows = report.table(table)  # type: ignore[arg-type]
+        if rows:
+            print(console(rows, TABLE_TITLES[table]) + "\n")
+    failed = [r for r in report.rows if not r.passed]
+    print(f"{len(report.rows) - len(failed)} of {len(report.rows)} lines pass ({report.wall_time_s:.0f}s)")
+    for row in failed:
+        if row.error:
+            print(f"netsim: {row.key}: {row.error.splitlines()[0]}", file=sys.stderr)
+    if output is not None:
+        paths = write(report, output)
+        print("written: " + ", ".join(str(p) for p in paths), file=sys.stderr)
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def format_summary(summary: Any) -> str:
