@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from netsim import theory
 from netsim.fast import _fifo_loop
-from netsim.fast.queues import UNBOUNDED, QueueState, Served, serve_block, serve_fifo
+from netsim.fast.queues import UNBOUNDED, QueueState, Served, serve_block, serve_fifo, serve_grouped
 
 DEPARTURE, ARRIVAL = 0, 1  # heap order at equal times: departures first
 
@@ -232,6 +232,24 @@ def test_the_state_given_is_not_changed() -> None:
     again, _ = serve_block(state, pod, arrival, service)
     assert_same(again, first)
     assert np.isneginf(state.free_at).all() and state.waiting().sum() == 0
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_grouped_arrivals_give_what_serve_block_gives(workers: int) -> None:
+    """serve_grouped on arrivals already grouped by pod equals serve_block on them interleaved."""
+    rng = np.random.default_rng(6)
+    n, pods = 2_000, 5
+    arrival = np.cumsum(rng.exponential(1.0 / (0.9 * workers * pods), n))
+    service = rng.exponential(1.0, n)
+    pod = rng.integers(0, pods, n)
+    state = QueueState.idle(workers, 4, pods=pods)
+    interleaved, _ = serve_block(state, pod, arrival, service)
+    order = np.argsort(pod, kind="stable")
+    seg = np.concatenate([[0], np.cumsum(np.bincount(pod, minlength=pods))])
+    grouped, _ = serve_grouped(state, seg, arrival[order], service[order])
+    assert_same(grouped, tuple(column[order] for column in interleaved))
+    with pytest.raises(ValueError, match="seg must be 6 non-decreasing offsets"):
+        serve_grouped(state, seg[:-1], arrival[order], service[order])
 
 
 # -- queueing theory ----------------------------------------------------------------------------

@@ -206,21 +206,35 @@ def serve_block(state: QueueState, pod: np.ndarray, arrival: np.ndarray, service
     order = group_by_pod(pod, state.pods)
     seg = np.zeros(state.pods + 1, np.int64)
     np.cumsum(np.bincount(pod, minlength=state.pods), out=seg[1:])
-    a = arrival[order]
-    s = service[order]
-    result = None
-    if (state.workers == 1).all():
-        result = _lindley(state, seg, a, s)
-    if result is None:
-        result = _loop(state, seg, a, s)
-    (start_sorted, departure_sorted, rejected_sorted), new_state = result
+    grouped, new_state = serve_grouped(state, seg, arrival[order], service[order])
     start = np.empty(n)
     departure = np.empty(n)
     rejected = np.empty(n, bool)
-    start[order] = start_sorted
-    departure[order] = departure_sorted
-    rejected[order] = rejected_sorted
+    start[order] = grouped.start
+    departure[order] = grouped.departure
+    rejected[order] = grouped.rejected
     return Served(start, departure, rejected), new_state
+
+
+def serve_grouped(state: QueueState, seg: np.ndarray, arrival: np.ndarray, service: np.ndarray) -> tuple[Served, QueueState]:
+    """:func:`serve_block` for arrivals already grouped by pod: pod ``p``'s are ``arrival[seg[p]:seg[p+1]]``.
+
+    Saves the grouping sort and putting the results back in order, for a caller
+    that produces arrivals pod by pod. Results come in the same grouped order.
+    """
+    arrival = np.asarray(arrival, dtype=np.float64)
+    service = np.asarray(service, dtype=np.float64)
+    seg = np.asarray(seg, dtype=np.int64)
+    if seg.shape != (state.pods + 1,) or seg[0] != 0 or seg[-1] != arrival.size or (np.diff(seg) < 0).any():
+        raise ValueError(f"seg must be {state.pods + 1} non-decreasing offsets from 0 to the number of arrivals")
+    if service.shape != arrival.shape:
+        raise ValueError("arrival and service must have the same length")
+    if arrival.size == 0:
+        return Served(np.empty(0), np.empty(0), np.zeros(0, bool)), state
+    result = _lindley(state, seg, arrival, service) if (state.workers == 1).all() else None
+    if result is None:
+        result = _loop(state, seg, arrival, service)
+    return Served(*result[0]), result[1]
 
 
 def serve_fifo(arrival: np.ndarray, service: np.ndarray, workers: int = 1, queue_limit: int = UNBOUNDED) -> Served:
