@@ -2,9 +2,13 @@
 
 The loop is written once, in the subset of Python that numba compiles, and is
 compiled on first use (``numba.njit(cache=True)``, so later processes load it
-from ``__pycache__`` instead of compiling). Without numba the very same
-function runs in CPython, about a hundred times slower, after a warning. The
-recursion it computes, and why it is exact, is in :mod:`netsim.fast.queues`.
+from ``__pycache__`` instead of compiling). Measured on the 2-core dev machine:
+compiling costs ~4 s once; afterwards importing numba and loading the cached
+kernel costs ~0.8-1.5 s per process, most of it numba's own start-up (its
+registries import scipy.linalg), which is why one-worker pods avoid the loop
+when they can (:mod:`netsim.fast.queues`). Without numba the very same function
+runs in CPython, after a warning, some 20-50 times slower (~0.4 M requests/s).
+The recursion it computes, and why it is exact, is in :mod:`netsim.fast.queues`.
 """
 
 from __future__ import annotations
@@ -152,7 +156,7 @@ def compiled() -> Callable[..., Any]:
         except ImportError:
             warnings.warn(
                 "numba is not installed: netsim's fast queue kernel runs as plain Python, "
-                "about 100x slower; install it with `pip install numba`",
+                "some 20-50x slower; install it with `pip install numba`",
                 RuntimeWarning,
                 stacklevel=3,
             )
