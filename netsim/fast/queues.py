@@ -63,10 +63,15 @@ and a request that starts at that instant no longer counts as waiting:
 departures come before arrivals at equal times (the textbook convention, and
 what Lindley's ``max`` does). Arrivals at equal times are served in array
 order. The event engine orders events at equal times by when they were
-scheduled; with netsim's Poisson arrivals an arrival meets a departure with
-probability 0 (departure times are arrival times plus sums of service times,
-continuous even when service is constant), so the convention can only matter
-for deterministic inputs, like the tests'.
+scheduled, which is no rule of the times alone: a client schedules its next
+arrival when the previous one happens, before that request's departure is
+scheduled, so with arrivals every second, 1 s of service, one worker and no
+waiting room, today's event-engine pod rejects every other request where the
+kernel rejects none. With netsim's Poisson arrivals an arrival meets a
+departure with probability 0 (departure times are arrival times plus sums of
+service times, continuous even when service is constant), so the two agree
+request for request (tests/test_fast_queues_vs_pod.py); the convention only
+matters for deterministic inputs, like the tests'.
 
 **Service times** are inputs in arrival order: ``service[i]`` is what arrival
 *i* needs if it is accepted, and is unused if it is rejected. The event engine
