@@ -14,8 +14,9 @@ request *n-1* leaves, whichever is later:
 
 .. math:: D_n = \max(A_n, D_{n-1}) + S_n, \qquad D_0 = \text{when the worker is next free}.
 
-Writing :math:`C_n = S_1 + \dots + S_n` and unrolling (induction: substitute
-:math:`D_{n-1} = C_{n-1} + M_{n-1}`) gives the cumulative-maximum form
+Writing :math:`C_n = S_1 + \dots + S_n` (:math:`C_0 = 0`) and unrolling
+(induction: substitute :math:`D_{n-1} = C_{n-1} + M_{n-1}`) gives the
+cumulative-maximum form
 
 .. math:: D_n = C_n + M_n, \qquad M_n = \max\big(D_0,\ \max_{k \le n}(A_k - C_{k-1})\big),
 
@@ -26,8 +27,8 @@ time order) and the running maximum restarts at each pod's first arrival
 because it runs over complex numbers ``pod + 1j * x``, which numpy orders
 lexicographically. It assumes FIFO and one worker, and nothing about the
 distributions. The sums are grouped differently from the step-by-step
-recursion, so departures agree with it to rounding (a few ulps of the block's
-total service time), not bit for bit.
+recursion, so departures agree with it to rounding (tens of ulps of the
+block's largest time; the tests allow 64), not bit for bit.
 
 **c workers: Kiefer and Wolfowitz (1955).** Keep the times at which the
 workers are next free, :math:`V = (V_{(1)} \le \dots \le V_{(c)})` after
@@ -38,7 +39,8 @@ start in arrival order, request *n* takes the worker that frees first:
           V \leftarrow \operatorname{sort}(D_n, V_{(2)}, \dots, V_{(c)}).
 
 This is the Kiefer–Wolfowitz workload vector (usually written for waiting
-times, :math:`W_{n+1} = R(W_n + S_n e_1 - T_n \mathbf 1)^+`, with R sorting)
+times, :math:`W_{n+1} = R(W_n + S_n e_1 - T_n \mathbf 1)^+`, with R sorting
+and :math:`T_n = A_{n+1} - A_n`)
 kept as absolute free times, so every departure is ``start + service``, the same
 floating-point sum the event engine makes. It is exact for FIFO with identical
 workers whatever the distributions: the event engine's pod hands a freed worker
@@ -55,8 +57,8 @@ pointer only moves forward, O(1) amortised per request. A rejected request
 changes nothing (it never takes a worker), so the recursions simply skip it.
 With one worker, the Lindley result is kept when no arrival would have met K
 waiting (an exact test: arrival *n* meets K waiting iff the request accepted K
-places before it has not started by :math:`A_n`); otherwise the block goes
-through the loop.
+places before it has not started by :math:`A_n`; for K = 0, iff arrival *n*
+itself would wait); otherwise the block goes through the loop.
 
 **Ties.** An arrival at the very instant a worker frees is served by that worker,
 and a request that starts at that instant no longer counts as waiting:
@@ -77,8 +79,9 @@ matters for deterministic inputs, like the tests'.
 *i* needs if it is accepted, and is unused if it is rejected. The event engine
 draws a pod's service time when the request starts; starts happen in FIFO order
 of accepted requests, so its *k*-th draw goes to the *k*-th accepted request.
-The two agree draw for draw when nothing is rejected (feed the pod's draws in
-order), and always in law, because whether a request is rejected does not
+The two agree draw for draw when the kernel's accepted requests are given the
+pod's draws in order (``service[~rejected]`` = the draws; true of any input
+when nothing is rejected), and always in law, because whether a request is rejected does not
 depend on its own service time: the accepted requests' service times are i.i.d.
 either way.
 
