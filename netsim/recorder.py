@@ -55,7 +55,14 @@ class Recorder:
         # every field is numeric; float64 holds them exactly (fromiter is faster than np.array on tuples)
         block = np.fromiter(chain.from_iterable(rows), np.float64, count=len(rows) * width).reshape(-1, width)
         rows.clear()  # in place: the hot path holds a bound ``rows.append``
-        need = self._size + len(block)
+        need = self._grow(len(block))
+        for j, name in enumerate(REQUEST_SCHEMA):
+            self._columns[name][self._size : need] = block[:, j]
+        self._size = need
+
+    def _grow(self, n: int) -> int:
+        """Make room for ``n`` more rows (doubling the columns); returns the new size."""
+        need = self._size + n
         capacity = len(self._columns["outcome"])
         if need > capacity:
             while capacity < need:
@@ -64,8 +71,18 @@ class Recorder:
                 grown = np.empty(capacity, dtype=col.dtype)
                 grown[: self._size] = col[: self._size]
                 self._columns[name] = grown
-        for j, name in enumerate(REQUEST_SCHEMA):
-            self._columns[name][self._size : need] = block[:, j]
+        return need
+
+    def extend(self, block: dict[str, np.ndarray]) -> None:
+        """Record a block of finished requests given as columns (every name of REQUEST_SCHEMA, equal lengths).
+
+        The fast engine (netsim/fast/) hands its requests over this way; the event
+        engine's rows arrive through :attr:`rows`. Both end in the same columns.
+        """
+        self.flush()
+        need = self._grow(len(block["outcome"]))
+        for name in REQUEST_SCHEMA:
+            self._columns[name][self._size : need] = block[name]
         self._size = need
 
     def columns(self) -> dict[str, np.ndarray]:
