@@ -28,7 +28,7 @@ import numpy as np
 Size = Literal["quick", "full"]
 Table = Literal["analytic", "published"]
 
-CASE_MODULES = ("netsim.verify.analytic", "netsim.verify.published")
+CASE_MODULES = ("netsim.verify.analytic", "netsim.verify.graphs", "netsim.verify.published")
 """Modules whose import registers cases, in table order."""
 
 

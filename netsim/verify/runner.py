@@ -145,6 +145,7 @@ def verify(
 def _cost(case: Case) -> float:
     """Requests the case simulates, roughly: what its run time grows with."""
     run = case.experiment["run"]
-    rate = sum(float(c["arrival"]["rate"]) for c in case.experiment["clients"])
+    rate = sum(float(c["arrival"].get("rate", 0.0)) or 100.0 * c["arrival"].get("users", 1)
+               for c in case.experiment["clients"])  # a closed loop: ~100 requests/s per user
     scenarios = max(1, len(case.experiment.get("scenarios", [])))
     return rate * (float(run["duration"]) + float(run["warmup"])) * int(run["replications"]) * scenarios
