@@ -21,12 +21,13 @@ from typing import Any
 
 import pandas as pd
 
-from netsim import plots
+from netsim import plots, plots_calls
 from netsim.diagnostics import failed_client_warnings, saturation_warnings
 from netsim.humanize import number, percent
 from netsim.report_tables import (
     ERROR_KINDS,
     comparison_table,
+    edges_table,
     error_kinds_present,
     errors_table,
     figures_table,
@@ -43,7 +44,8 @@ from netsim.verdict import ERROR_TOLERANCE, RELATIVE_TOLERANCE, verdict
 Block = tuple[str, Any]
 """("h1" | "h2" | "p", text), ("table", DataFrame of strings) or ("img", (file name, caption))."""
 
-PLOT_FILES = ("latency.png", "latency_cdf.png", "load_share.png", "cross_zone.png", "timeline.png")
+PLOT_FILES = ("latency.png", "latency_cdf.png", "breakdown.png", "call_graph.png", "load_share.png", "cross_zone.png",
+              "timeline.png")
 
 
 def write_report(results: Results, folder: str | Path) -> Path:
@@ -69,6 +71,9 @@ def render_plots(results: Results) -> dict[str, bytes]:
     makers: dict[str, Callable[[], Any]] = {
         "latency.png": lambda: plots.latency_bars(results.summary, reference if order and len(order) > 1 else None),
         "latency_cdf.png": lambda: plots.latency_cdf(results.latency, order),
+        "breakdown.png": lambda: plots_calls.breakdown_bars(breakdown_table(results), order),
+        "call_graph.png": lambda: plots_calls.call_graph(results.edges, (reference or order[0]) if order else "",
+                                                         measured_seconds(results)),
         "load_share.png": lambda: plots.load_share(results.pods, order, fair_share_table(results)),
         "cross_zone.png": lambda: plots.cross_zone(results.summary) if _multi_zone(results) else None,
         "timeline.png": lambda: plots.timeline(results.timeline, results.events),
@@ -78,6 +83,16 @@ def render_plots(results: Results) -> dict[str, bytes]:
         figure = make()
         if figure is not None:
             out[name] = plots.png(figure)
+    return out
+
+
+def measured_seconds(results: Results) -> dict[str, float]:
+    """Each scenario's measured window (``run.duration``) in seconds, from manifest.json."""
+    out = {}
+    for name, entry in results.manifest.get("scenarios", {}).items():
+        run = (entry.get("config") or {}).get("run") or {}
+        if isinstance(run.get("duration"), int | float):
+            out[name] = float(run["duration"])
     return out
 
 
@@ -131,6 +146,7 @@ def build(results: Results, figures: dict[str, bytes]) -> list[Block]:
     if len(scenarios) > 1 and params.shape[1] > 1:
         blocks += [("h2", "Scenarios"), ("p", "What each scenario sets (`(base)`: the experiment file's value):"), ("table", params)]
     blocks += _latency_blocks(results, figures, scenarios, reference)
+    blocks += _call_blocks(results, figures, scenarios, reference)
     blocks += _error_blocks(results)
     blocks += _saturation_blocks(results)
     blocks += _route_blocks(results)
@@ -145,7 +161,8 @@ def build(results: Results, figures: dict[str, bytes]) -> list[Block]:
         blocks += [("h2", "Cross-zone traffic"), ("img", ("cross_zone.png", "Cross-zone traffic")), ("table", figures_table(summary, cost))]
     if "timeline.png" in figures:
         blocks += [("h2", "Timeline"), ("img", ("timeline.png", "Latency, errors and ready endpoints over time, with every event that changed the system"))]
-    tables = [f"`{n}.csv`" for n in ("summary", "runs", "pods", "latency", "comparison", "timeline", "events")
+    tables = [f"`{n}.csv`" for n in ("summary", "runs", "pods", "latency", "comparison", "timeline", "events", "edges",
+                                      "operations", "breakdown")
               if not getattr(results, n).empty]
     blocks += [("h2", "Files"), ("p", "Tables: " + ", ".join(tables) + "; what ran: `manifest.json`.")]
     return blocks
@@ -166,6 +183,28 @@ def _latency_blocks(results: Results, figures: dict[str, bytes], scenarios: list
                    ("p", "Paired differences (same seeds, replication by replication) to the reference scenario, "
                          "with 95 % CIs; **yes** when the CI excludes zero."),
                    ("table", comparison_table(results.comparison))]
+    return blocks
+
+
+def _call_blocks(results: Results, figures: dict[str, bytes], scenarios: list[str], reference: str) -> list[Block]:
+    """Where the time goes (breakdown), and the calls between Services (call graph, edges table)."""
+    blocks: list[Block] = []
+    if "breakdown.png" in figures:
+        blocks += [("h2", "Where the time goes"),
+                   ("img", ("breakdown.png", "Mean latency of successful requests split along the critical path")),
+                   ("p", "Each bar adds up to the mean latency; a `parallel` step counts the branch that finished last. "
+                         "Per component and operation: `breakdown.csv`.")]
+    table, cut = edges_table(results.edges, scenarios)
+    if "call_graph.png" not in figures and table.empty:
+        return blocks
+    blocks.append(("h2", "Calls between Services"))
+    if "call_graph.png" in figures:
+        blocks.append(("img", ("call_graph.png", f"Call graph of {reference or scenarios[0]}")))
+    if not table.empty:
+        scope = f" ({scenarios[0]} only; every scenario in `edges.csv`)" if cut else ""
+        blocks += [("p", f"Each caller's calls to each Service and operation{scope}: calls per entry request, the share "
+                         "that failed, latency of the calls as the caller saw them (ms), and the share served on another node:"),
+                   ("table", table)]
     return blocks
 
 

@@ -224,3 +224,32 @@ def _signed(x: float, digits: int = 3) -> str:
         return "–"
     text = number(x, digits)
     return text if text.startswith("-") or text == "0" else f"+{text}"
+
+
+EDGE_COLUMNS = {"calls_per_request": "calls per request", "error_rate": "error %", "latency_mean_ms": "mean ms",
+                "latency_p50_ms": "p50 ms", "latency_p99_ms": "p99 ms", "cross_node_fraction": "cross-node"}
+MAX_EDGE_ROWS = 60
+
+
+def edges_table(edges: pd.DataFrame, scenarios: list[str]) -> tuple[pd.DataFrame, bool]:
+    """Calls between Services (edges.csv) for people: every scenario's when they fit, else the first's.
+
+    Returns the table and whether it was cut to the first scenario.
+    """
+    if edges.empty or not {"scenario", "caller", "service", "operation"} <= set(edges):
+        return pd.DataFrame(), False
+    calls = edges[edges["caller_kind"] != "client"] if "caller_kind" in edges else edges
+    if calls.empty:
+        return pd.DataFrame(), False
+    cut = len(calls) > MAX_EDGE_ROWS and len(scenarios) > 1
+    if cut:
+        calls = calls[calls["scenario"] == scenarios[0]]
+    present = {c: name for c, name in EDGE_COLUMNS.items() if c in calls}
+    table = calls[["scenario", "caller", "service", "operation", *present]].copy()
+    for column in present:
+        fmt: Callable[[Any], str] = percent if column in ("error_rate", "cross_node_fraction") else number
+        table[column] = table[column].map(fmt)
+    table = table.rename(columns=present)
+    if table["scenario"].nunique() == 1:
+        table = table.drop(columns="scenario")
+    return table.reset_index(drop=True), cut

@@ -234,14 +234,6 @@ def tandem_mean_sojourn(lam: float, mus: list[float]) -> float:
     return sum(mm1_mean_sojourn(lam, mu) for mu in mus)
 
 
-def mg1_mean_sojourn(lam: float, mean_s: float, second_moment_s: float) -> float:
-    """M/G/1 mean time in system (Pollaczek–Khinchine): λE[S²] / (2(1 − ρ)) + E[S]."""
-    rho = lam * mean_s
-    if rho >= 1:
-        raise ValueError(f"unstable queue: load {rho} >= 1")
-    return lam * second_moment_s / (2.0 * (1.0 - rho)) + mean_s
-
-
 def fork_join_mean(k: int, mu: float) -> float:
     """Mean of the largest of k independent Exp(μ) times (a fork–join with no queueing): H_k / μ."""
     return sum(1.0 / i for i in range(1, k + 1)) / mu
