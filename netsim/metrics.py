@@ -460,7 +460,13 @@ def compare(runs: pd.DataFrame, reference: str, parameters: Sequence[str] = ()) 
 
 
 def requests_frame(result: RunResult) -> pd.DataFrame:
-    """The measured requests of one run, one row each, with names instead of indices."""
+    """The measured requests of one run, one row each, with names instead of indices; then its calls.
+
+    ``kind`` says which a row is: ``request`` (a client's, end to end) or ``call``
+    (one Service calling another, kept when the run was simulated with ``keep_calls``:
+    ``--save-requests``), so one long table holds both. A call's ``client`` is its
+    caller (the Deployment), and ``caller_pod`` names the calling pod.
+    """
     req = result.requests
     mask = result.measured()
     pods = np.array([p["name"] for p in result.pods] + [""], dtype=object)
@@ -468,8 +474,11 @@ def requests_frame(result: RunResult) -> pd.DataFrame:
     frame = pd.DataFrame({
         "scenario": result.scenario,
         "replication": result.replication,
+        "kind": "request",
+        "id": req["id"][mask],
         "client": np.array(result.clients, dtype=object)[req["client"][mask]],
         "service": np.array([s["name"] for s in result.services], dtype=object)[req["service"][mask]],
+        "operation": np.array(result.operation_names, dtype=object)[req["operation"][mask]],
         "t_issue_s": req["t_issue_s"][mask],
         "latency_ms": req["latency_s"][mask] * 1000.0,
         "outcome": np.array([o.name.lower() for o in Outcome], dtype=object)[req["outcome"][mask]],
@@ -479,7 +488,31 @@ def requests_frame(result: RunResult) -> pd.DataFrame:
         "entry_hops": np.asarray(result.client_entry_hops, dtype=np.int8)[req["client"][mask]],
         "client_ip_preserved": np.asarray(result.client_ip_preserved, dtype=np.int8)[req["client"][mask]],
     })
-    return frame
+    calls = calls_frame(result, pods, nodes)
+    return frame if calls.empty else pd.concat([frame, calls], ignore_index=True)
+
+
+def calls_frame(result: RunResult, pods: np.ndarray, nodes: np.ndarray) -> pd.DataFrame:
+    """The measured calls between Services (those of measured entry requests), when the run kept them."""
+    rows = result.calls.get("rows") if isinstance(result.calls, dict) else None
+    if not rows or not len(rows["edge"]):
+        return pd.DataFrame()
+    edge = rows["edge"].astype(np.int64)
+    named = {key: np.array([e[key] for e in result.edges], dtype=object)[edge] for key in ("caller", "service", "operation")}
+    return pd.DataFrame({
+        "scenario": result.scenario,
+        "replication": result.replication,
+        "kind": "call",
+        "client": named["caller"],
+        "caller_pod": pods[rows["caller_pod"]],
+        "service": named["service"],
+        "operation": named["operation"],
+        "t_issue_s": rows["t_issue_s"],
+        "latency_ms": rows["latency_s"] * 1000.0,
+        "outcome": np.array([o.name.lower() for o in Outcome], dtype=object)[rows["outcome"]],
+        "pod": pods[rows["pod"]],
+        "entry_node": nodes[rows["entry_node"]],
+    })
 
 
 def parameter_value(value: Any) -> Any:

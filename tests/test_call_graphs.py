@@ -255,3 +255,21 @@ def test_breakdown_adds_up_to_the_mean_latency() -> None:
     assert parts["dns"] > 4 * 0.2 - 1e-9  # the lookup of an outside name: three NXDOMAIN tries and the answer
     assert parts["network"] > 4 * 0.05 - 1e-9  # two hops out and two back, at least
     assert parts["work"] == pytest.approx(2.0 + 3.0, rel=0.15)
+
+
+def test_saved_requests_hold_every_call_of_every_measured_request(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """--save-requests: a request whose operation makes exactly two calls leaves two call rows, each served by the
+    callee's pod, issued from the caller's pod; calls of warm-up requests are not kept."""
+    from netsim import run_experiment
+
+    config = graph({
+        "a": {"concurrency": 4, "operations": {"serve": [{"call": "b"}, {"work": 0.001}, {"call": "c"}]}},
+        "b": {"service_time": 0.001}, "c": {"service_time": 0.001},
+    }, "a", 50.0, duration=4.0, warmup=1.0)
+    results = run_experiment(config, output=tmp_path, save_requests=True, report=False)
+    table = results.requests
+    requests, calls = table[table["kind"] == "request"], table[table["kind"] == "call"]
+    assert len(requests) > 100 and requests["id"].is_unique
+    assert sorted(calls["service"].value_counts().to_dict().items()) == [("b", len(requests)), ("c", len(requests))]
+    assert set(calls["client"]) == {"a"} and set(calls["caller_pod"]) == {"a-1"}
+    assert (calls.loc[calls["service"] == "b", "pod"] == "b-1").all() and (calls["outcome"] == "ok").all()
