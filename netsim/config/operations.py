@@ -33,8 +33,8 @@ from netsim.config.schema import (
 )
 from netsim.errors import ConfigError, did_you_mean
 from netsim.k8s.dns_names import lookup_sequence, resolve_name, service_fqdn
+from netsim.k8s.namespaces import selects_deployment
 from netsim.k8s.objects import Deployment, Service, ServiceType
-from netsim.k8s.selectors import matches_equality
 
 if TYPE_CHECKING:
     from netsim.spec import CallPolicy, WorkloadSpec
@@ -128,7 +128,7 @@ class _Compiler:
 
     def lookup(self, name: str) -> Any:
         """A lookup from these pods: its sequential tries, its queries, and whether CoreDNS forwards it upstream."""
-        records = {service_fqdn(s.name, s.namespace): s for s in self.services}
+        records = {service_fqdn(s.metadata_name, s.namespace): s for s in self.services}
         ndots, extra = self.dns.ndots, tuple(self.dns.search)
         found, tries = resolve_name(name, self.deployment.namespace, records, ndots, extra)
         if found is None:
@@ -142,7 +142,7 @@ def serving_deployments(service: Service, deployments: tuple[Deployment, ...]) -
     """The Deployments whose pods the Service selects (its endpoints come from them)."""
     if service.type is ServiceType.EXTERNAL_NAME or not service.selector:
         return []
-    return [d for d in deployments if matches_equality(service.selector, d.pod_labels)]
+    return [d for d in deployments if selects_deployment(service, d)]
 
 
 def callee_operation(path: str, service: Service, wanted: str | None, deployments: tuple[Deployment, ...],
