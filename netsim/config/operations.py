@@ -33,7 +33,7 @@ from netsim.config.schema import (
 )
 from netsim.errors import ConfigError, did_you_mean
 from netsim.k8s.dns_names import lookup_sequence, resolve_name, service_fqdn
-from netsim.k8s.namespaces import selects_deployment
+from netsim.k8s.namespaces import ambiguity, selects_deployment
 from netsim.k8s.objects import Deployment, Service, ServiceType
 
 if TYPE_CHECKING:
@@ -49,8 +49,9 @@ def build_workloads(
     names = [d.name for d in deployments]
     for key in config.workloads:
         if key != "default" and key not in names:
+            hint = ambiguity("Deployment", key, deployments).replace("write Deployment/", "key it ")
             raise ConfigError(
-                f"workloads.{key}", f"no Deployment named '{key}'{did_you_mean(key, names)}; workloads are keyed by Deployment name"
+                f"workloads.{key}", f"no Deployment named '{key}'{hint or did_you_mean(key, names)}; workloads are keyed by Deployment name"
             )
     builtin = WorkloadConfig.model_validate(BUILTIN_WORKLOAD)
     default = config.workloads.get("default", WorkloadConfig())
