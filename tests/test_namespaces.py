@@ -190,3 +190,29 @@ def test_one_namespace_keeps_plain_names_and_a_duplicate_in_one_namespace_is_ref
     config["manifests"].append(copy.deepcopy(config["manifests"][1]))
     error = refused(config)
     assert "defined twice in namespace 'shop'" in error.message
+
+
+def test_init_writes_a_file_that_validates_for_a_name_two_namespaces_share(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    import yaml
+
+    from netsim.cli import main
+
+    (tmp_path / "k8s.yaml").write_text(yaml.safe_dump_all(shop_and_staging()["manifests"], sort_keys=False))
+    out = tmp_path / "sim.yaml"
+    assert main(["init", str(tmp_path / "k8s.yaml"), "-o", str(out)]) == 0, capsys.readouterr().err
+    assert set(yaml.safe_load(out.read_text())["workloads"]) == {"web.shop", "web.staging", "frontend"}
+    (scenario,) = load_experiment(out).scenarios
+    clients = {c.name: (c.location, c.service) for c in scenario.clients}
+    assert clients == {"web-shop-clients": ("in-cluster", "web.shop"), "web-staging-clients": ("in-cluster", "web.staging"),
+                       "frontend-clients": ("external", "frontend")}  # api selects no pod of its namespace: no client
+    assert "# Service api selects no pod" in out.read_text()
+
+
+def test_set_reaches_a_workload_and_a_manifest_whose_name_two_namespaces_share() -> None:
+    sets = [("workloads.web.shop.concurrency", 3), ("Deployment/web.staging.spec.replicas", 5)]
+    (scenario,) = load_experiment(shop_and_staging(), sets).scenarios
+    assert scenario.workloads["web.shop"].concurrency == 3 and scenario.workloads["web.staging"].concurrency == 8
+    assert {d.name: d.replicas for d in scenario.deployments} == {"web.shop": 3, "web.staging": 5, "frontend": 2}
+    with pytest.raises(ConfigError) as caught:
+        load_experiment(shop_and_staging(), [("Deployment/web.spec.replicas", 5)])
+    assert "two namespaces have Deployment/web (shop, staging): write Deployment/web.<namespace>.<field>" in caught.value.message
