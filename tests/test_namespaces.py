@@ -85,8 +85,7 @@ def test_short_names_resolve_in_the_senders_namespace_and_svc_ns_across(run: Any
 
 
 def test_a_selector_never_reaches_into_another_namespace() -> None:
-    spec = load_experiment(shop_and_staging())
-    assert any("Service/api: selector {'app': 'web'} matches no pod" in w for w in spec.warnings) is False  # api is not targeted
+    """``api`` (in default) selects ``app: web``; the only such pods are in shop and staging."""
     config = shop_and_staging()
     config["clients"].append({"name": "to-api", "target": "api", "arrival": {"rate": 10}})
     spec = load_experiment(config)
@@ -216,3 +215,24 @@ def test_set_reaches_a_workload_and_a_manifest_whose_name_two_namespaces_share()
     with pytest.raises(ConfigError) as caught:
         load_experiment(shop_and_staging(), [("Deployment/web.spec.replicas", 5)])
     assert "two namespaces have Deployment/web (shop, staging): write Deployment/web.<namespace>.<field>" in caught.value.message
+
+
+def hpa(name: str, namespace: str) -> dict[str, Any]:
+    return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": name, "namespace": namespace},
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}, "maxReplicas": 6,
+                     "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 60}}}]}}
+
+
+def test_an_hpa_scales_the_deployment_of_its_own_namespace_and_deferred_objects_are_qualified_too() -> None:
+    config = shop_and_staging()
+    staging = [m for m in config["manifests"] if m["metadata"].get("namespace") == "staging"]
+    config["manifests"] = [m for m in config["manifests"] if m not in staging] + [hpa("web", "shop")]
+    config["deferred"] = [*staging, hpa("web", "staging")]
+    config["churn"] = [{"at": 3, "apply": "Deployment/web.staging"}, {"at": 3, "apply": "Service/web.staging"},
+                       {"at": 4, "apply": "HorizontalPodAutoscaler/web.staging"}]
+    (scenario,) = load_experiment(config).scenarios
+    assert {(h.name, h.target_name) for h in scenario.autoscalers} == {("web.shop", "web.shop"), ("web.staging", "web.staging")}
+    assert scenario.created_at == {"Deployment/web.staging": 3, "Service/web.staging": 3, "HorizontalPodAutoscaler/web.staging": 4}
+    config["churn"][0] = {"at": 3, "apply": "Deployment/web"}
+    error = refused(config)
+    assert error.path == "churn.0.apply" and "two namespaces have a Deployment named 'web'" in error.message, error
