@@ -17,7 +17,9 @@ written and each number is visibly a choice to revisit:
   pods are not Pending; a run section with enough replications for ``netsim check``.
 
 Services in a namespace other than ``default`` are targeted as ``name.namespace``,
-the DNS name a pod in ``default`` would use.
+the DNS name a pod in ``default`` would use (and the name an external client gives).
+A name two namespaces share is ``name.namespace`` in ``workloads`` too, as netsim
+names it (netsim/k8s/namespaces.py).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from netsim.config.schema import BUILTIN_WORKLOAD, ClusterConfig
 from netsim.config.yaml_io import read_yaml_documents
 from netsim.errors import ConfigError
 from netsim.k8s.manifests import read_objects
+from netsim.k8s.namespaces import qualify
 from netsim.k8s.objects import Deployment, Service, ServiceType
 from netsim.k8s.selectors import matches_equality
 from netsim.results import write_atomic
@@ -60,7 +63,8 @@ def write_experiment(manifests: Sequence[Path], output: Path) -> tuple[Path, str
     objects = read_objects(docs, sources)
     if not objects.services:
         raise ConfigError("manifests", "no Service in these files: netsim simulates traffic to Services; add the Service manifests")
-    text = render(objects.deployments, objects.services, manifests, output, has_hpa=bool(objects.autoscalers))
+    deployments, services = qualify(objects.deployments, "Deployment"), qualify(objects.services, "Service")
+    text = render(deployments, services, manifests, output, has_hpa=bool(objects.autoscalers))
     write_atomic(output, text.encode())
     summary = f"{len(objects.deployments)} Deployment(s), {len(objects.services)} Service(s), {text.count('  - name: ')} client(s)"
     return output, summary
@@ -157,13 +161,14 @@ def _backing(service: Service, deployments: Sequence[Deployment]) -> list[Deploy
 
 
 def _client(service: Service, deployments: Sequence[Deployment], services: Sequence[Service]) -> list[str]:
-    target = service.name if service.namespace == "default" else f"{service.name}.{service.namespace}"
+    name = service.metadata_name
+    target = name if service.namespace == "default" else f"{name}.{service.namespace}"
     if service.type is ServiceType.EXTERNAL_NAME:
         location, why, rate = "in-cluster", f"an ExternalName: pods reach {service.external_name} through it", 10.0
     else:
         backing = _backing(service, deployments)
         if not backing or not any(d.replicas for d in backing):
-            return [f"  # Service {service.name} selects no pod of these manifests: no client written for it"]
+            return [f"  # Service {target} selects no pod of these manifests: no client written for it"]
         mean = parse_duration(BUILTIN_WORKLOAD["service_time"]["mean"])
         capacity = 0.0
         for d in backing:  # a Deployment behind several Services shares its capacity among them
@@ -178,7 +183,7 @@ def _client(service: Service, deployments: Sequence[Deployment], services: Seque
     ports = [str(p.port) + (f" ({p.name})" if p.name else "") for p in service.ports]
     port_note = f"   # first port; others: {', '.join(ports[1:])} (target: {target}:PORT)" if len(ports) > 1 else ""
     return [
-        f"  - name: {_q(service.name + '-clients')}",
+        f"  - name: {_q(service.name.replace('.', '-') + '-clients')}",   # a dot would split a --set path
         f"    location: {location}        # {why}",
         f"    target: {_q(target)}{port_note}",
         f"    arrival: {{process: poisson, rate: {rate:g}}}   # requests per second, in total",

@@ -179,7 +179,9 @@ def value_at(raw: dict[str, Any], path: str) -> Any:
     """The value a dotted path addresses in a raw config, or a scenario's config in manifest.json (``MISSING`` when none)."""
     head, rest = split_path(path)
     try:
-        node: Any = _find_manifest(raw, head, path) if "/" in head else raw
+        node: Any = raw
+        if "/" in head:
+            node, rest = _find_manifest(raw, head, rest, path)
         for part in rest if "/" in head else [head, *rest]:
             if isinstance(node, list):
                 node = node[_list_index(node, part, path)]

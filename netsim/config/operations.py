@@ -33,8 +33,8 @@ from netsim.config.schema import (
 )
 from netsim.errors import ConfigError, did_you_mean
 from netsim.k8s.dns_names import lookup_sequence, resolve_name, service_fqdn
+from netsim.k8s.namespaces import ambiguity, selects_deployment
 from netsim.k8s.objects import Deployment, Service, ServiceType
-from netsim.k8s.selectors import matches_equality
 
 if TYPE_CHECKING:
     from netsim.spec import CallPolicy, WorkloadSpec
@@ -49,8 +49,9 @@ def build_workloads(
     names = [d.name for d in deployments]
     for key in config.workloads:
         if key != "default" and key not in names:
+            hint = ambiguity("Deployment", key, deployments).replace("write Deployment/", "key it ")
             raise ConfigError(
-                f"workloads.{key}", f"no Deployment named '{key}'{did_you_mean(key, names)}; workloads are keyed by Deployment name"
+                f"workloads.{key}", f"no Deployment named '{key}'{hint or did_you_mean(key, names)}; workloads are keyed by Deployment name"
             )
     builtin = WorkloadConfig.model_validate(BUILTIN_WORKLOAD)
     default = config.workloads.get("default", WorkloadConfig())
@@ -128,7 +129,7 @@ class _Compiler:
 
     def lookup(self, name: str) -> Any:
         """A lookup from these pods: its sequential tries, its queries, and whether CoreDNS forwards it upstream."""
-        records = {service_fqdn(s.name, s.namespace): s for s in self.services}
+        records = {service_fqdn(s.metadata_name, s.namespace): s for s in self.services}
         ndots, extra = self.dns.ndots, tuple(self.dns.search)
         found, tries = resolve_name(name, self.deployment.namespace, records, ndots, extra)
         if found is None:
@@ -142,7 +143,7 @@ def serving_deployments(service: Service, deployments: tuple[Deployment, ...]) -
     """The Deployments whose pods the Service selects (its endpoints come from them)."""
     if service.type is ServiceType.EXTERNAL_NAME or not service.selector:
         return []
-    return [d for d in deployments if matches_equality(service.selector, d.pod_labels)]
+    return [d for d in deployments if selects_deployment(service, d)]
 
 
 def callee_operation(path: str, service: Service, wanted: str | None, deployments: tuple[Deployment, ...],

@@ -3,7 +3,10 @@
 - netsim sections by key: ``cluster.kube_proxy.mode``
 - named list items by name: ``clients.users.arrival.rate`` (a number indexes)
 - manifests as ``Kind/name.`` + field path: ``Deployment/web.spec.replicas``,
-  ``Service/web.spec.ports.0.port`` or ``...ports.http.port``
+  ``Service/web.spec.ports.0.port`` or ``...ports.http.port``; when two namespaces
+  have an object of that kind and name, ``Kind/name.namespace.`` + field path
+- a key with dots (``workloads.web.shop.concurrency``: the workload of ``web`` in
+  namespace ``shop``) is matched whole when the mapping has it
 """
 
 from __future__ import annotations
@@ -29,24 +32,52 @@ def set_path(raw: dict[str, Any], path: str, value: Any) -> None:
     if "/" in head:
         if not rest:
             raise ConfigError(path, "name a field of the manifest, e.g. Deployment/web.spec.replicas")
-        target = _find_manifest(raw, head, path)
+        target, rest = _find_manifest(raw, head, rest, path)
         _set_in(target, rest, value, head)
         return
+    workloads = raw.get("workloads")
+    if head == "workloads" and len(rest) >= 2 and ".".join(rest[:2]) in _qualified_deployments(raw):
+        if not isinstance(workloads, dict):
+            raw["workloads"] = workloads = {}
+        workloads.setdefault(".".join(rest[:2]), {})  # so that the dotted name is matched whole below
     _set_in(raw, [head, *rest], value, "")
 
 
-def _find_manifest(raw: dict[str, Any], key: str, path: str) -> dict[str, Any]:
+def _qualified_deployments(raw: dict[str, Any]) -> set[str]:
+    """``name.namespace`` of each Deployment whose name two namespaces use (how ``workloads`` keys it)."""
+    from netsim.k8s.namespaces import ambiguous_names
+
+    homes = [(str(d["metadata"].get("name")), str(d["metadata"].get("namespace") or "default"))
+             for d in [*(raw.get("manifests") or []), *(raw.get("deferred") or [])]
+             if isinstance(d, dict) and d.get("kind") == "Deployment" and isinstance(d.get("metadata"), dict)]
+    shared = ambiguous_names(homes)
+    return {f"{name}.{namespace}" for name, namespace in homes if name in shared}
+
+
+def _find_manifest(raw: dict[str, Any], key: str, rest: list[str], path: str) -> tuple[dict[str, Any], list[str]]:
+    """The manifest ``key`` names, and the field path after it (past a namespace when two namespaces use the name)."""
     docs = raw.get("manifests") or []
-    for doc in docs:
-        if isinstance(doc, dict) and object_key(doc) == key:
-            return doc
+    found = [d for d in docs if isinstance(d, dict) and object_key(d) == key]
+    homes = {str((d.get("metadata") or {}).get("namespace") or "default"): d for d in found}
+    if len(homes) > 1:
+        if rest and rest[0] in homes and len(rest) > 1:
+            return homes[rest[0]], rest[1:]
+        raise ConfigError(path, f"two namespaces have {key} ({', '.join(sorted(homes))}): "
+                                f"write {key}.<namespace>.<field>, e.g. {key}.{sorted(homes)[0]}.{'.'.join(rest)}")
+    if found:
+        return found[0], rest
     keys = [object_key(d) for d in docs if isinstance(d, dict)]
     raise ConfigError(path, f"no manifest {key}{did_you_mean(key, keys)}; the experiment has {', '.join(keys) or 'none'}")
 
 
 def _set_in(node: Any, parts: list[str], value: Any, prefix: str) -> None:
     where = prefix
-    for i, part in enumerate(parts):
+    i = 0
+    while i < len(parts):
+        part = parts[i]
+        if isinstance(node, dict):
+            part = _whole_key(node, parts, i)  # a key with dots (web.shop), matched whole
+            i += part.count(".")
         where = f"{where}.{part}" if where else part
         last = i == len(parts) - 1
         if isinstance(node, list):
@@ -64,6 +95,16 @@ def _set_in(node: Any, parts: list[str], value: Any, prefix: str) -> None:
             node = node[part]
         else:
             raise ConfigError(where, f"cannot set a field inside {type(node).__name__} value {node!r:.30}")
+        i += 1
+
+
+def _whole_key(node: dict[str, Any], parts: list[str], i: int) -> str:
+    """``parts[i]``, or the longest run ``parts[i..j]`` joined by dots that ``node`` has as a key."""
+    for j in range(len(parts), i + 1, -1):
+        joined = ".".join(parts[i:j])
+        if joined in node:
+            return joined
+    return parts[i]
 
 
 def _list_index(items: list[Any], part: str, where: str) -> int:

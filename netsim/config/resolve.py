@@ -29,7 +29,8 @@ from netsim.config.schema import (
 from netsim.errors import ConfigError, did_you_mean
 from netsim.k8s.autoscaling import HorizontalPodAutoscaler
 from netsim.k8s.dns_names import lookup_sequence, resolve_name, service_fqdn
-from netsim.k8s.manifests import object_key, read_objects
+from netsim.k8s.manifests import Objects, read_objects
+from netsim.k8s.namespaces import ambiguity, deferred_keys, named_service, namespaces_of, qualify, selects_deployment, target_hpas
 from netsim.k8s.objects import Deployment, Service, ServicePort, ServiceType, TrafficPolicy
 from netsim.maglev import is_prime
 from netsim.model.readiness_gates import gate_warnings
@@ -45,11 +46,10 @@ def build_scenario(
     name: str, config: ExperimentConfig, parameters: dict[str, Any], sources: list[str] | None, warnings: list[str]
 ) -> ScenarioSpec:
     """Resolve one scenario; ``warnings`` collects what is valid but probably not meant."""
-    objects = read_objects(config.manifests, sources)
-    warnings.extend(objects.warnings)
+    objects, deferred = read_namespaced(config, sources, warnings)
     nodes = build_nodes(config)
-    deferred, churn, created_at = build_churn(config, objects.services, tuple(objects.deployments), nodes, warnings,
-                                              tuple(objects.autoscalers))
+    churn, created_at = build_churn(config, objects.services, tuple(objects.deployments), nodes, warnings,
+                                    tuple(objects.autoscalers), deferred)
     deployments = (*objects.deployments, *deferred.deployments)
     autoscalers = build_autoscalers([*objects.autoscalers, *deferred.autoscalers], deployments,
                                     {h.name for h in deferred.autoscalers})
@@ -80,6 +80,26 @@ def build_scenario(
         parameters=parameters,
         config=dumped,
     )
+
+
+def read_namespaced(config: ExperimentConfig, sources: list[str] | None, warnings: list[str]) -> tuple[Objects, Objects]:
+    """The objects of ``manifests`` and of ``deferred``, each named as netsim names it across namespaces.
+
+    A name two namespaces share becomes ``<name>.<namespace>`` for every object of that kind
+    and name (netsim/k8s/namespaces.py); HPAs then point at their own namespace's Deployment.
+    """
+    objects = read_objects(config.manifests, sources)
+    deferred = read_objects(config.deferred, ["deferred"] * len(config.deferred))
+    warnings.extend([*objects.warnings, *deferred.warnings])
+    out = []
+    for kind, attr in (("Deployment", "deployments"), ("Service", "services"), ("HorizontalPodAutoscaler", "autoscalers")):
+        mine, later = getattr(objects, attr), getattr(deferred, attr)
+        named = qualify([*mine, *later], kind)
+        out.append((named[: len(mine)], named[len(mine):]))
+    (deployments, deferred_deployments), (services, deferred_services), (hpas, deferred_hpas) = out
+    every = [*deployments, *deferred_deployments]
+    return (Objects(deployments, services, target_hpas(hpas, every)),
+            Objects(deferred_deployments, deferred_services, target_hpas(deferred_hpas, every)))
 
 
 def build_nodes(config: ExperimentConfig) -> tuple[NodeSpec, ...]:
@@ -129,16 +149,20 @@ def resolve_target(
     the name was looked up from, for the error message.
     """
     host, _, port_ref = target.partition(":")
-    records = {service_fqdn(s.name, s.namespace): s.name for s in services}
+    records = {service_fqdn(s.metadata_name, s.namespace): s for s in services}
     ndots, extra = (dns.ndots, tuple(dns.search)) if dns is not None else (5, ())
-    service_name, queries = resolve_name(host, namespace, records, ndots, extra)
-    by_name = {s.name: s for s in services}
-    if service_name is None:
+    service, queries = resolve_name(host, namespace, records, ndots, extra)
+    if service is None:
         raise ConfigError(path, _unresolved(host, namespace, services, origin))
     nx_queries = len(lookup_sequence(host, namespace, ndots, extra))
     if dns is not None and dns.aaaa:
         queries, nx_queries = 2 * queries, 2 * nx_queries
-    service = by_name[service_name]
+    return service, _port(path, service, port_ref), queries, nx_queries
+
+
+def _port(path: str, service: Service, port_ref: str) -> ServicePort:
+    """The Service port a target's ``:port`` part names (its first port without one)."""
+    service_name = service.name
     if service.type is ServiceType.EXTERNAL_NAME:
         port = service.port_named(port_ref or None) or dataclasses.replace(_EXTERNAL_PORT, port=int(port_ref) if port_ref.isdigit() else 80)
     else:
@@ -146,7 +170,7 @@ def resolve_target(
     if port is None:
         known = ", ".join(str(p.port) + (f" ({p.name})" if p.name else "") for p in service.ports)
         raise ConfigError(path, f"Service '{service_name}' has no port '{port_ref}'; its ports: {known}")
-    return service, port, queries, nx_queries
+    return port
 
 
 def build_client(
@@ -165,14 +189,16 @@ def build_client(
     path = f"clients.{client.name}"
     dns = config.cluster.dns if config is not None else None
     from_deployment = None
-    namespace = "default"
+    namespace = client_namespace(path, client, services, deployments)
     if client.from_ is not None:
-        from_deployment = client.from_.split("/", 1)[1]
-        names = [d.name for d in deployments]
-        if from_deployment not in names:
-            raise ConfigError(f"{path}.from", f"no Deployment named '{from_deployment}'{did_you_mean(from_deployment, names)}")
-        namespace = next(d.namespace for d in deployments if d.name == from_deployment)
-    service, port, queries, nx_queries = resolve_target(f"{path}.target", client.target, namespace, services, dns, client.from_)
+        deployment = _from_deployment(f"{path}.from", client.from_.split("/", 1)[1], client.namespace, deployments)
+        from_deployment, namespace = deployment.name, deployment.namespace
+    if client.location == "external":  # outside the cluster: no resolver, the client names the Service
+        service, port_ref = named_service(f"{path}.target", client.target, services)
+        port, queries, nx_queries = _port(f"{path}.target", service, port_ref), 0, 0
+    else:
+        origin = client.from_ or (f"namespace: {client.namespace}" if client.namespace else None)
+        service, port, queries, nx_queries = resolve_target(f"{path}.target", client.target, namespace, services, dns, origin)
     service_name = service.name
     entry_nodes: tuple[int, ...] = ()
     if client.location == "external":
@@ -225,20 +251,62 @@ def build_client(
     )
 
 
-def _unresolved(host: str, namespace: str, services: tuple[Service, ...], from_: str | None) -> str:
-    """Why ``host`` names no Service: which namespace was looked in, and where a Service of that name is."""
+def client_namespace(path: str, client: ClientConfig, services: tuple[Service, ...], deployments: tuple[Deployment, ...]) -> str:
+    """The namespace a client's pods run in (``namespace:``, checked to be one the manifests use), ``default`` without one."""
+    if client.namespace is None:
+        return "default"
+    if client.location == "external":
+        raise ConfigError(f"{path}.namespace", "an external client is outside the cluster, in no namespace; remove namespace "
+                                               "and name the Service as svc.namespace (e.g. web.shop)")
+    known = namespaces_of(services, deployments)
+    if client.namespace not in known:
+        raise ConfigError(f"{path}.namespace", f"no manifest is in namespace '{client.namespace}'"
+                                               f"{did_you_mean(client.namespace, known)}; namespaces here: {', '.join(known)}")
+    return client.namespace
+
+
+def _from_deployment(path: str, ref: str, namespace: str | None, deployments: tuple[Deployment, ...]) -> Deployment:
+    """``from: Deployment/<ref>``: by netsim's name (``web.shop``) or the manifest's, in the client's ``namespace`` if it says one."""
+    found = [d for d in deployments if d.name == ref or d.metadata_name == ref]
+    if namespace is not None:
+        inside = [d for d in found if d.namespace == namespace]
+        if found and not inside:
+            homes = ", ".join(repr(d.namespace) for d in found)
+            raise ConfigError(path, f"Deployment '{ref}' is in namespace {homes}, not in the client's namespace '{namespace}' "
+                                    "(a pod runs in its Deployment's namespace): change namespace, or leave it out")
+        found = inside
+    if len(found) > 1:
+        raise ConfigError(path, f"two namespaces have a Deployment named '{ref}' ({', '.join(repr(d.namespace) for d in found)}): "
+                                f"say which with namespace: {found[0].namespace}, or write Deployment/{found[0].name}")
+    if not found:
+        names = [d.name for d in deployments]
+        raise ConfigError(path, f"no Deployment named '{ref}'{did_you_mean(ref, names)}")
+    return found[0]
+
+
+def _unresolved(host: str, namespace: str, services: tuple[Service, ...], origin: str | None) -> str:
+    """Why ``host`` names no Service: the namespace it was looked up in, and how to write the Service meant.
+
+    A short name resolves in the sender's own namespace only (the first search domain);
+    ``svc.ns`` in ``ns``. Suggestions are written as the sender must write them: ``web``
+    from its own namespace, ``web.shop`` from another.
+    """
     parts = host.rstrip(".").split(".")
     wanted = parts[0]
     asked = parts[1] if len(parts) >= 2 and parts[1] not in ("svc", "") else namespace
-    names = sorted({s.name for s in services})
-    homes = sorted({s.namespace for s in services if s.name == wanted})
-    origin = f"the namespace of {from_}" if from_ else "the client's namespace"
+    whose = f"the namespace of {origin}" if origin and origin.startswith("Deployment/") else "the client's namespace"
+    looked = f"namespace '{asked}'" + (f" ({whose})" if asked == namespace and len(parts) == 1 else "")
+    homes = sorted({s.namespace for s in services if s.metadata_name == wanted})
     if homes:
-        looked = f"namespace '{asked}'" + ("" if asked != namespace or len(parts) >= 2 else f" ({origin})")
         return (f"no Service named '{wanted}' in {looked}; Service '{wanted}' is in namespace {', '.join(repr(h) for h in homes)}: "
                 f"write {wanted}.{homes[0]} or {wanted}.{homes[0]}.svc.cluster.local")
-    return (f"no Service named '{wanted}'{did_you_mean(wanted, names)} (looked in namespace '{asked}'); "
-            f"Services in this experiment: {', '.join(names) or 'none'}")
+    written = {s.metadata_name if s.namespace == namespace else f"{s.metadata_name}.{s.namespace}": s.metadata_name for s in services}
+    close = did_you_mean(wanted, sorted(set(written.values())))
+    if close:
+        meant = close.split("'")[1]
+        close = f" (did you mean '{next(w for w, m in sorted(written.items()) if m == meant)}'?)"
+    return (f"no Service named '{wanted}'{close} (looked in namespace '{asked}'); "
+            f"Services in this experiment: {', '.join(sorted(written)) or 'none'}")
 
 
 def _plain(value: Any) -> Any:
@@ -310,19 +378,18 @@ def build_external_hosts(config: ExperimentConfig, services: tuple[Service, ...]
 
 def build_churn(
     config: ExperimentConfig, services: list[Service], deployments: tuple[Deployment, ...], nodes: tuple[NodeSpec, ...],
-    warnings: list[str], autoscalers: tuple[HorizontalPodAutoscaler, ...] = (),
-) -> tuple[Any, tuple[ChurnEventSpec, ...], dict[str, float]]:
-    """``deferred:`` manifests and the ``churn:`` events (checked against the objects they name).
+    warnings: list[str], autoscalers: tuple[HorizontalPodAutoscaler, ...] = (), objects: Objects | None = None,
+) -> tuple[tuple[ChurnEventSpec, ...], dict[str, float]]:
+    """The ``churn:`` events, checked against the objects they name (``objects``: the ``deferred:`` ones).
 
-    Returns the deferred objects (Services, Deployments, HPAs), the events (timed
-    ones in time order, then repeating ones), and when each deferred object comes
-    to exist, keyed ``Kind/name`` (``inf`` when no event applies it).
+    Returns the events (timed ones in time order, then repeating ones), and when each
+    deferred object comes to exist, keyed ``Kind/name`` (``inf`` when no event applies it).
     """
-    objects = read_objects(config.deferred, ["deferred"] * len(config.deferred))
-    warnings.extend(objects.warnings)
+    objects = objects if objects is not None else Objects()
     present = {f"Service/{s.name}" for s in services} | {f"Deployment/{d.name}" for d in deployments}
     present |= {f"HorizontalPodAutoscaler/{h.name}" for h in autoscalers}
-    keys = [object_key(d) for d in config.deferred]
+    keys = deferred_keys(config.deferred, config.manifests)
+    every = [*services, *deployments, *autoscalers, *objects.services, *objects.deployments, *objects.autoscalers]
     for key in keys:
         if key in present:
             raise ConfigError(f"deferred.{key}", "also under manifests: an object is either there from the start or deferred")
@@ -336,21 +403,23 @@ def build_churn(
         target = event_target(event)
         kind, name = target.split("/", 1)
         path = f"churn.{i}.{action}"
+        hint = ambiguity(kind, name, [o for o in every if type(o).__name__ == kind])
         if action == "apply":
             if target not in keys:
-                raise ConfigError(path, f"no deferred manifest {target}{did_you_mean(target, keys)}; churn applies manifests listed under deferred:")
+                raise ConfigError(path, f"no deferred manifest {target}{hint or did_you_mean(target, keys)}; "
+                                        "churn applies manifests listed under deferred:")
             if created_at[target] < math.inf:
                 raise ConfigError(path, f"{target} is applied twice")
             created_at[target] = event.at  # type: ignore[assignment]
         elif action == "delete":
             known = sorted(present | set(keys))
             if target not in known:
-                raise ConfigError(path, f"no object {target}{did_you_mean(target, known)}; churn deletes objects under manifests: or deferred:")
+                raise ConfigError(path, f"no object {target}{hint or did_you_mean(target, known)}; churn deletes objects under manifests: or deferred:")
             if target in deleted:
                 raise ConfigError(path, f"{target} is deleted twice")
             deleted[target] = event.at  # type: ignore[assignment]
         elif kind == "Deployment" and name not in deployment_names:
-            raise ConfigError(path, f"no Deployment named '{name}'{did_you_mean(name, deployment_names)}")
+            raise ConfigError(path, f"no Deployment named '{name}'{hint or did_you_mean(name, deployment_names)}")
         elif kind == "node" and name not in node_names:
             raise ConfigError(path, f"no node named '{name}'{did_you_mean(name, node_names)}")
         events.append(_spec.ChurnEventSpec(at=event.at, action=action, kind=kind, name=name, event=event))
@@ -362,7 +431,7 @@ def build_churn(
         if at == math.inf:
             warnings.append(f"deferred {key} is never applied by churn:, so it never exists")
     events.sort(key=lambda e: math.inf if e.at is None else e.at)
-    return objects, tuple(events), created_at
+    return tuple(events), created_at
 
 
 def build_autoscalers(
@@ -444,8 +513,6 @@ def check_node_ports(services: tuple[Service, ...], node_ports: tuple[int, int])
 
 def _selector_warnings(services, deployments, clients) -> list[str]:  # type: ignore[no-untyped-def]
     """Valid in Kubernetes, but requests to these Services will be refused."""
-    from netsim.k8s.selectors import matches_equality
-
     targeted = {c.service for c in clients}
     out = []
     for service in services:
@@ -453,7 +520,7 @@ def _selector_warnings(services, deployments, clients) -> list[str]:  # type: ig
             continue
         if not service.selector:
             out.append(f"Service/{service.name} has no selector, so no pods back it: its requests will fail as refused")
-        elif not any(matches_equality(service.selector, d.pod_labels) and d.replicas > 0 for d in deployments):
+        elif not any(selects_deployment(service, d) and d.replicas > 0 for d in deployments):
             out.append(
                 f"Service/{service.name}: selector {service.selector} matches no pod, so it has no endpoints: "
                 "its requests will fail as refused (check the labels in spec.template.metadata.labels)"
@@ -466,9 +533,8 @@ def _selector_warnings(services, deployments, clients) -> list[str]:  # type: ig
 def _named_port_warnings(service, deployments, clients) -> list[str]:  # type: ignore[no-untyped-def]
     """A named targetPort that no selected pod declares leaves the Service port without endpoints."""
     from netsim.k8s.manifests import resolve_target_port
-    from netsim.k8s.selectors import matches_equality
 
-    selected = [d for d in deployments if matches_equality(service.selector, d.pod_labels) and d.replicas > 0]
+    selected = [d for d in deployments if selects_deployment(service, d) and d.replicas > 0]
     out = []
     for port in dict.fromkeys(c.port for c in clients if c.service == service.name):
         if isinstance(port.target_port, str) and all(resolve_target_port(port, d.container_ports) is None for d in selected):

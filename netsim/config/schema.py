@@ -436,6 +436,10 @@ class ClientConfig(Section):
     location: Literal["in-cluster", "external"] = "in-cluster"
     target: str = Field(min_length=1, description="a Service name, optionally :port (number or name)")
     from_: str | None = Field(None, alias="from", description="Deployment/<name>: run in that Deployment's pods")
+    namespace: str | None = Field(
+        None, min_length=1, description="in-cluster clients: the namespace of the client's pods, where short names resolve "
+        "(default: its Deployment's with from:, else default)",
+    )
     arrival: ArrivalConfig
     timeout: PositiveDuration = Field(30.0, description="the client gives up after this long (s)")
     discovery: Literal["dns", "env"] = Field(

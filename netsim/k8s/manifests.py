@@ -42,16 +42,18 @@ def read_objects(docs: Sequence[Any], sources: Sequence[str] | None = None) -> O
     """Turn manifest documents into the objects netsim models."""
     out = Objects()
     skipped: dict[tuple[str, str], list[str]] = defaultdict(list)
-    seen: set[str] = set()
+    seen: set[tuple[str, object]] = set()
     for i, doc in enumerate(docs):
         source = sources[i] if sources and i < len(sources) else "manifests"
         check_identity(doc, f"{'deferred' if source == 'deferred' else 'manifests'}.{i}", source)
         kind = doc["kind"]
         meta = doc["metadata"]
         key = object_key(doc)
-        if key in seen:
-            raise ConfigError(key, f"defined twice ({source}); Kubernetes object names are unique per kind")
-        seen.add(key)
+        namespace = meta.get("namespace") or "default"
+        if (key, namespace) in seen:
+            raise ConfigError(key, f"defined twice in namespace '{namespace}' ({source}); Kubernetes object names are unique per kind "
+                                   "and namespace")
+        seen.add((key, namespace))
         if served(kind):
             doc = check_object(doc, key)
         if kind == "Deployment":

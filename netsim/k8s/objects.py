@@ -55,6 +55,8 @@ class ServicePort:
 @dataclass(frozen=True)
 class Service:
     name: str
+    """How netsim names it in results, churn and messages: ``metadata.name``, or ``<name>.<namespace>``
+    when another namespace has a Service of the same name (:func:`netsim.k8s.namespaces.qualify`)."""
     namespace: str
     type: ServiceType
     selector: dict[str, str] | None
@@ -73,6 +75,13 @@ class Service:
     """``spec.trafficDistribution``: ``PreferClose`` keeps traffic in the client's zone while it has endpoints."""
     topology_mode: str | None = None
     """Annotation ``service.kubernetes.io/topology-mode`` (``Auto``: zone hints in proportion to zone CPU)."""
+    qualified: bool = False
+    """``name`` is ``<metadata.name>.<namespace>``."""
+
+    @property
+    def metadata_name(self) -> str:
+        """The name in the manifest (what DNS records and selectors in Kubernetes know it by)."""
+        return self.name[: -len(self.namespace) - 1] if self.qualified else self.name
 
     def port_named(self, ref: str | int | None) -> ServicePort | None:
         """The port a client means by ``ref`` (number, name, or None for the first)."""
@@ -93,6 +102,7 @@ class Deployment:
     """
 
     name: str
+    """``metadata.name``, or ``<name>.<namespace>`` when another namespace has a Deployment of the same name."""
     namespace: str
     replicas: int
     selector: dict[str, object]
@@ -103,3 +113,13 @@ class Deployment:
     template: PodTemplate = field(default_factory=PodTemplate)
     strategy: DeploymentStrategy = field(default_factory=DeploymentStrategy)
     min_ready_seconds: float = 0.0
+    qualified: bool = False
+    """``name`` is ``<metadata.name>.<namespace>``."""
+
+    @property
+    def metadata_name(self) -> str:
+        return self.name[: -len(self.namespace) - 1] if self.qualified else self.name
+
+    def pod_name(self, number: int) -> str:
+        """The name of the ``number``-th pod: ``web-3``, or ``web-3.shop`` when the Deployment's name is qualified."""
+        return f"{self.metadata_name}-{number}.{self.namespace}" if self.qualified else f"{self.name}-{number}"

@@ -64,7 +64,7 @@ class ReplicaSets:
 
     def create(self, deployment: Deployment, revision: int) -> Pod:
         self._names[deployment.name] += 1
-        pod = self._new_pod(deployment, f"{deployment.name}-{self._names[deployment.name]}", -1, revision)
+        pod = self._new_pod(deployment, deployment.pod_name(self._names[deployment.name]), -1, revision)
         status = self.cluster.status[pod.index]
         status.ready, status.ready_since, status.running = False, None, False
         pod.die(Outcome.REFUSED)

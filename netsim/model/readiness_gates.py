@@ -33,8 +33,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from netsim.k8s.namespaces import selects_deployment
 from netsim.k8s.objects import ServiceType
-from netsim.k8s.selectors import matches_equality
 
 if TYPE_CHECKING:
     from netsim.k8s.objects import Deployment, Service
@@ -64,11 +64,11 @@ def gate_setters(
     """
     with_lb = services_with_ip_targets(services, clients, load_balancer)
     selecting = [s for s in services if s.type is ServiceType.LOAD_BALANCER and s.selector
-                 and matches_equality(s.selector, deployment.pod_labels)]
+                 and selects_deployment(s, deployment)]
     out: dict[str, tuple[str | None, ...]] = {}
     for condition in deployment.template.readiness_gates:
         name = condition.rsplit("/", 1)[-1]
-        chosen = [s for s in selecting if s.name == name] or selecting
+        chosen = [s for s in selecting if s.metadata_name == name] or selecting
         out[condition] = tuple(s.name if s.name in with_lb else None for s in chosen) or (None,)
     return out
 
@@ -81,7 +81,7 @@ def gate_warnings(
     out = []
     for d in deployments:
         selecting = [s.name for s in services if s.type is ServiceType.LOAD_BALANCER and s.selector
-                     and matches_equality(s.selector, d.pod_labels)]
+                     and selects_deployment(s, d)]
         for condition, setters in gate_setters(d, services, clients, load_balancer).items():
             if None not in setters:
                 continue

@@ -42,7 +42,7 @@ def place_pods(deployments: Sequence[Deployment], nodes: Sequence[NodeSpec]) -> 
         own = [0] * len(nodes)
         candidates = feasible_nodes(deployment, nodes)
         for replica in range(deployment.replicas):
-            name = f"{deployment.name}-{replica + 1}"
+            name = deployment.pod_name(replica + 1)
             if not candidates:
                 why = f"nodeName '{deployment.node_name}'" if deployment.node_name else f"nodeSelector {deployment.node_selector}"
                 warnings.append(f"Deployment/{deployment.name}: {deployment.replicas - replica} pod(s) Pending, no node matches {why}")

@@ -29,8 +29,8 @@ import numpy as np
 
 from netsim.distributions import BlockSampler
 from netsim.k8s.manifests import resolve_target_port
+from netsim.k8s.namespaces import selects
 from netsim.k8s.objects import ServiceType, TrafficPolicy
-from netsim.k8s.selectors import matches_equality
 from netsim.model.churn import Churn
 from netsim.model.cluster import Cluster, PodEvents
 from netsim.model.controllers import DeploymentController, HpaLoop, NodeController, ReplicaSets, choose
@@ -248,10 +248,11 @@ class World:
 
     def _target_port(self, s: int, pod: Pod) -> int | None:
         service = self.cluster.services[s]
-        if s in self.cluster.deleted_services or service.type is ServiceType.EXTERNAL_NAME or not service.selector \
-                or not matches_equality(service.selector, pod.labels):
+        deployment = self.cluster.deployments[pod.deployment]
+        if s in self.cluster.deleted_services or service.type is ServiceType.EXTERNAL_NAME \
+                or not selects(service, deployment.namespace, pod.labels):
             return None
-        return resolve_target_port(self._service_port(service.name), self.cluster.deployments[pod.deployment].container_ports)
+        return resolve_target_port(self._service_port(service.name), deployment.container_ports)
 
     def _service_port(self, name: str) -> Any:
         """The port of Service ``name`` that senders use (the first one a client or a call names)."""
