@@ -135,6 +135,11 @@ class DnsConfig(Section):
     )
 
 
+CONNECT_TIMEOUT_S = 127.0
+"""Linux gives up a connect() whose SYNs get no answer after 127 s (``tcp_syn_retries`` 6, initial RTO 1 s,
+doubling: retransmissions at 1, 3, 7, 15, 31, 63 s; kernel ip-sysctl.rst). Kernels since 6.5 make the first
+four backoffs linear (``tcp_syn_linear_timeouts`` 4) and give up at 131 s."""
+
 LoadBalancerProvider = Literal["aws-nlb", "aws-clb", "gcp", "azure", "generic"]
 LoadBalancerAlgorithm = Literal["round-robin", "flow-hash", "maglev"]
 
@@ -342,6 +347,7 @@ class CallsOverride(Section):
 
     connections: ConnectionsConfig | None = None
     timeout: PositiveDuration | None = None
+    connect_timeout: PositiveDuration | None = None
     retries: RetryConfig | None = None
     discovery: Literal["dns", "env"] | None = None
 
@@ -351,6 +357,9 @@ class CallsConfig(Section):
 
     connections: ConnectionsConfig = Field(default_factory=lambda: ConnectionsConfig(), description="per calling pod and callee Service")
     timeout: PositiveDuration = Field(30.0, description="default timeout of a call (s), cut to what remains of the caller's own")
+    connect_timeout: PositiveDuration = Field(
+        CONNECT_TIMEOUT_S, description="a new connection whose SYN gets no answer fails after this long (s; Linux: 127 s)"
+    )
     retries: RetryConfig | None = Field(None, description="retry failed calls (default: no retries)")
     discovery: Literal["dns", "env"] = "dns"
     services: dict[str, CallsOverride] = Field(default_factory=dict, description="per callee Service name: overrides")
@@ -438,6 +447,9 @@ class ClientConfig(Section):
     from_: str | None = Field(None, alias="from", description="Deployment/<name>: run in that Deployment's pods")
     arrival: ArrivalConfig
     timeout: PositiveDuration = Field(30.0, description="the client gives up after this long (s)")
+    connect_timeout: PositiveDuration = Field(
+        CONNECT_TIMEOUT_S, description="a new connection whose SYN gets no answer fails after this long (s; Linux: 127 s)"
+    )
     discovery: Literal["dns", "env"] = Field(
         "dns", description="how an in-cluster client finds the Service: cluster DNS, or the env vars kubelet injected at pod start"
     )

@@ -22,15 +22,18 @@ The entries:
   that node's rules), and a new connection's first packet pays for rule
   evaluation (model/first_packet.py).
 - :class:`NodePortEntry`: an external client connects to a node's IP at the
-  nodePort (over the internet); that node's kube-proxy applies
+  nodePort (over the internet); the first packet matches ``KUBE-NODEPORTS``, the
+  last rule of ``KUBE-SERVICES`` (model/first_packet.py); that node's kube-proxy applies
   ``externalTrafficPolicy``: ``Cluster`` picks any ready endpoint (a remote one
   costs a hop to its node, and the node SNATs, so the pod never sees the client
   IP and the response returns through the entry node), ``Local`` only this
-  node's ready endpoints (none: dropped, :attr:`Outcome.NO_LOCAL_ENDPOINT`;
-  client IP kept).
+  node's ready endpoints (none: the SYN is dropped and the sender waits for its
+  connect timeout, :attr:`Outcome.NO_LOCAL_ENDPOINT`; client IP kept).
 - :class:`LoadBalancerEntry`: external client → cloud LB zone front end
   (:mod:`netsim.model.load_balancer`) → a node at the nodePort, then as above
-  (``instance`` targets), or the pod directly (``ip`` targets, no kube-proxy).
+  (``instance`` targets: the nodePort, or the LB's own address where the LB keeps
+  it as destination, whose rule sits at its Service's place), or the pod directly
+  (``ip`` targets, no kube-proxy, no rule cost).
 - :class:`ExternalNameEntry`: the Service is a CNAME; after DNS (CNAME chased
   upstream), the request crosses the internet to the outside host and back.
 
@@ -69,8 +72,19 @@ def external_ip(client: int, source: int) -> int:
 
 
 def no_endpoint_outcome(table: EndpointTable, local: bool) -> Outcome:
-    """Why kube-proxy found no endpoint: a Local policy on a node without one, or none ready at all."""
-    return Outcome.NO_LOCAL_ENDPOINT if local and bool(table.ready.any()) else Outcome.REFUSED
+    """Why kube-proxy found no endpoint: a Local policy on a node without one, or none usable at all.
+
+    kube-proxy's ``hasAnyEndpoints``: an endpoint is usable if ready, or serving and terminating."""
+    return Outcome.NO_LOCAL_ENDPOINT if local and table.any_usable() else Outcome.REFUSED
+
+
+def end_without_endpoint(request: Request, outcome: Outcome) -> None:
+    """kube-proxy found no endpoint: none at all is REJECTed (ICMP port unreachable: the sender's connect fails
+    at once, refused); a Local policy's empty node DROPs the SYN (the sender waits for its connect timeout)."""
+    if outcome is Outcome.NO_LOCAL_ENDPOINT:
+        request.route.unanswered(request, outcome)
+    else:
+        request.route.answered(request, outcome)
 
 
 class Connection:
@@ -187,7 +201,7 @@ class ClusterIpEntry(Entry):
         else:
             pod_index = self._pickers[node]()
         if pod_index < 0:
-            request.route.answered(request, self.no_endpoint())
+            end_without_endpoint(request, self.no_endpoint())
             return
         pod = self._pods[pod_index]
         if self._hops_free:
@@ -214,7 +228,7 @@ class ClusterIpEntry(Entry):
         picker = self._pickers[node]
         pod_index = self._pick(request)
         if pod_index < 0:
-            request.route.answered(request, self.no_endpoint())
+            end_without_endpoint(request, self.no_endpoint())
             return None
         return Connection(next(self.connection_ids), self._pods[pod_index], picker, self.env.time)
 
@@ -271,6 +285,7 @@ class _NodeProxyEntry(Entry):
     def __init__(
         self, env: Environment, network: Network, pods: Sequence[Any], proxies: Sequence[KubeProxy], service: int,
         table: EndpointTable, local: bool, client: int, node_up: list[bool] | None,
+        first_packet: Callable[[int], Callable[[], float] | None] | None = None,
     ) -> None:
         super().__init__(env, network, pods)
         self._pickers = [p.external_picker(service) for p in proxies]
@@ -280,6 +295,23 @@ class _NodeProxyEntry(Entry):
         self._client = client
         self._node_up = node_up
         """The nodes' state under churn (a node that is down black-holes what is sent to it); None without."""
+        self._first_packet_of = first_packet or (lambda node: None)
+        self._first_packet: list[Callable[[], float] | bool | None] = [False] * len(proxies)
+        """Per entry node, its rules' first-packet cost sampler (False: not built yet; None: costs nothing)."""
+
+    def _first_packet_cost(self, request: Request) -> float:
+        """The entry node's rule evaluation for a new connection's first packet (the breakdown's ``proxy``)."""
+        if self._hops_free:
+            return 0.0  # an exact queueing model: no hop, no rule cost (as in-cluster)
+        node = request.node
+        cost = self._first_packet[node]
+        if cost is False:
+            cost = self._first_packet[node] = self._first_packet_of(node)
+        if cost is None:
+            return 0.0
+        paid = cost()  # type: ignore[operator]
+        add_proxy_cost(request, paid)
+        return paid
 
     def _at_node(self, request: Request) -> None:
         """The packet reaches ``request.node`` at the nodePort: that node's kube-proxy DNATs it."""
@@ -288,7 +320,7 @@ class _NodeProxyEntry(Entry):
             return
         pod = self._pods[picked[0]]
         request.pod = pod
-        self._later(self._network.delay(request.node, pod.node), pod.accept, request)
+        self._later(self._first_packet_cost(request) + self._network.delay(request.node, pod.node), pod.accept, request)
 
     def _pin(self, request: Request) -> tuple[int, Any] | None:
         """A new connection reaches ``request.node``: its kube-proxy chooses the endpoint once (conntrack).
@@ -303,7 +335,7 @@ class _NodeProxyEntry(Entry):
         picker = self._pickers[node]
         pod_index = affinity.pick(request.source, self.env.time, picker) if affinity is not None else picker()
         if pod_index < 0:
-            request.route.answered(request, no_endpoint_outcome(self._table, self._local))
+            end_without_endpoint(request, no_endpoint_outcome(self._table, self._local))
             return None
         return pod_index, picker
 
@@ -326,7 +358,10 @@ class _NodeProxyEntry(Entry):
         request.source = conn.source
         pod = conn.pod
         request.pod = pod
-        self._later(self.outbound(request), pod.accept, request)
+        delay = self.outbound(request)
+        if first and conn.picker is not NO_PROXY:  # a new connection's first packet meets the entry node's rules
+            delay += self._first_packet_cost(request)
+        self._later(delay, pod.accept, request)
 
     def outbound(self, request: Request) -> float:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -338,9 +373,9 @@ class NodePortEntry(_NodeProxyEntry):
     def __init__(
         self, env: Environment, network: Network, pods: Sequence[Any], proxies: Sequence[KubeProxy], service: int,
         table: EndpointTable, local: bool, client: int, node_up: list[bool] | None, entry_nodes: Sequence[int],
-        rng: np.random.Generator,
+        rng: np.random.Generator, first_packet: Callable[[int], Callable[[], float] | None] | None = None,
     ) -> None:
-        super().__init__(env, network, pods, proxies, service, table, local, client, node_up)
+        super().__init__(env, network, pods, proxies, service, table, local, client, node_up, first_packet)
         self._entry_nodes = list(entry_nodes)
         self._rng = rng
         self.entry_hops, self.client_ip_preserved = 1, int(local)
@@ -384,9 +419,9 @@ class LoadBalancerEntry(_NodeProxyEntry):
     def __init__(
         self, env: Environment, network: Network, pods: Sequence[Any], proxies: Sequence[KubeProxy], service: int,
         table: EndpointTable, local: bool, client: int, node_up: list[bool] | None, lb: CloudLoadBalancer,
-        latency: BlockSampler,
+        latency: BlockSampler, first_packet: Callable[[int], Callable[[], float] | None] | None = None,
     ) -> None:
-        super().__init__(env, network, pods, proxies, service, table, local, client, node_up)
+        super().__init__(env, network, pods, proxies, service, table, local, client, node_up, first_packet)
         self._lb = lb
         self._lb_latency = latency
         self.entry_hops = 2

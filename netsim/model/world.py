@@ -377,7 +377,7 @@ class World:
                 return True
             s = next(i for i, t in enumerate(cluster.tables) if t is lb.table)
             view = self.slices.views[target][s]
-            return bool((view.ready & (view.nodes == target)).any())
+            return bool((view.ready_only() & (view.nodes == target)).any())  # healthCheckNodePort counts ready endpoints
         pod = cluster.pods[int(lb.table.pods[target])]
         if not cluster.node_up[pod.node] or pod.process == "blackhole":
             return None
