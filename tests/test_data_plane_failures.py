@@ -111,3 +111,78 @@ def test_local_policy_falls_back_to_its_own_terminating_pod_though_others_are_re
     assert node_1.sum() > 200
     assert (req["outcome"][node_1] == Outcome.OK).all()
     assert set(req["pod"][node_1].tolist()) == {0}  # the terminating pod itself (node-2's pod is index 1)
+
+
+# -- connections and failures -------------------------------------------------------------------------
+
+
+def _dead_node(mode: str, t0: float = 5.0) -> tuple:  # type: ignore[type-arg]
+    """A client pod on node-1 keeps ``mode`` connections to the one web pod, on node-2, which dies at ``t0``."""
+    client = {"name": "load", "target": "web", "from": "Deployment/client", "arrival": {"rate": 50.0}, "timeout": "2s",
+              "connect_timeout": "500ms", "connections": {"mode": mode, "pool": 4}}
+    config = experiment(nodes={"count": 2}, network=NETWORK, duration=12.0, warmup=0.0, client=client,
+                        manifests=[deployment("web", replicas=1, node_name="node-2"), service(),
+                                   deployment("client", replicas=1, node_name="node-1")])
+    config["churn"] = [{"at": f"{t0}s", "fail": "node/node-2"}]
+    result = simulate_one(config)
+    req = result.requests
+    order = np.argsort(req["t_issue_s"], kind="stable")
+    return {k: v[order] for k, v in req.items()}, t0
+
+
+def test_a_keep_alive_connection_to_a_silently_dead_node_times_out_before_the_client_reconnects() -> None:
+    """Nothing tells the client its peer died: the request on the open connection waits for its timeout
+    (the connection is then closed); the new connections that follow get no answer to their SYN."""
+    req, t0 = _dead_node("keep-alive")
+    before = set(req["connection"][req["t_issue_s"] < t0].tolist())
+    after = req["t_issue_s"] >= t0
+    first = int(np.flatnonzero(after)[0])
+    assert req["connection"][first] in before  # not reconnected for free
+    assert req["outcome"][first] == Outcome.TIMEOUT and req["latency_s"][first] == pytest.approx(2.0)
+    assert not (req["outcome"][after] == Outcome.OK).any()
+    syn = req["outcome"] == Outcome.CONNECT_TIMEOUT
+    assert syn.any() and set(req["connection"][syn].tolist()).isdisjoint(before)  # only new connections' SYNs
+
+
+def test_a_multiplexed_connection_to_a_silently_dead_node_keeps_its_connection_and_times_out_each_stream() -> None:
+    """A gRPC deadline resets the stream, not the connection; TCP gives up only after ~15 min (tcp_retries2)."""
+    req, t0 = _dead_node("multiplexed")
+    before = set(req["connection"][req["t_issue_s"] < t0].tolist())
+    after = req["t_issue_s"] >= t0
+    assert set(req["connection"][after].tolist()) <= before
+    assert (req["outcome"][after] == Outcome.TIMEOUT).all()
+
+
+@pytest.mark.parametrize("mode", ["keep-alive", "multiplexed"])
+def test_a_request_to_a_hung_pod_times_out_and_keep_alive_closes_its_connection(mode: str) -> None:
+    """A hung process accepts connections and never answers: each request times out. HTTP/1.1 cannot reuse a
+    connection with an answer owed, so the client closes it (the next request opens another); an HTTP/2
+    stream reset leaves the connection open."""
+    client = {"name": "load", "target": "web", "arrival": {"rate": 20.0}, "timeout": "1s",
+              "connections": {"mode": mode, "pool": 1}}
+    config = experiment(nodes={"count": 1}, network=NETWORK, duration=10.0, warmup=0.0, client=client)
+    config["churn"] = [{"at": "3s", "kill": "Deployment/web", "how": "hang"}]
+    req = simulate_one(config).requests
+    order = np.argsort(req["t_issue_s"], kind="stable")
+    t, outcome, conn = req["t_issue_s"][order], req["outcome"][order], req["connection"][order]
+    hung = (t > 3.0) & (outcome == Outcome.TIMEOUT)
+    assert hung.sum() > 10
+    hung_conns = conn[hung]
+    if mode == "keep-alive":
+        assert np.unique(hung_conns).size == hung_conns.size  # one timed-out request per connection: then closed
+    else:
+        assert np.unique(hung_conns).size == 1
+
+
+def test_stale_rules_to_a_deleted_pods_address_get_no_answer_not_a_reset() -> None:
+    """A rollout without preStop: until every node has heard, stale rules send new connections to the old
+    pods' addresses. The pods are gone, so nothing answers (Calico drops them): the client's connect times
+    out at its connect_timeout; it is not refused."""
+    config = churn_experiment(churn=[{"at": "10s", "rollout": "Deployment/web"}], duration=20.0,
+                              control_plane={"watch_delay": {"distribution": "uniform", "low": "200ms", "high": "1s"}})
+    config["clients"][0]["connect_timeout"] = "300ms"
+    req = simulate_one(config).requests
+    syn = req["outcome"] == Outcome.CONNECT_TIMEOUT
+    assert syn.sum() > 10
+    assert np.allclose(req["latency_s"][syn], 0.3)
+    assert syn.sum() > 10 * (req["outcome"] == Outcome.REFUSED).sum()  # refused only while a pod drains

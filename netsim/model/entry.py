@@ -39,14 +39,18 @@ The entries:
 
 Hops (the ``entry_hops`` figure) count links crossed before the entry node:
 internet = 1, LB → node = 1; metrics add 1 when the pod runs on another node
-than the entry node. A node that is down answers nothing: a try sent to it ends
-at its deadline (model/deadlines.py).
+than the entry node. A node that is down answers nothing: a new connection to it
+waits for the sender's connect timeout (:attr:`Outcome.CONNECT_TIMEOUT`), a
+request on an open one for its deadline (model/deadlines.py); the sender is not
+told the connection died, so it keeps it (keep-alive closes it when a try times
+out) until TCP gives up retransmitting (:data:`TCP_GIVE_UP_S`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from heapq import heappush
+from math import inf
 from typing import Any
 
 import numpy as np
@@ -59,6 +63,9 @@ from netsim.model.network import Locality, Network
 from netsim.model.request import Outcome, Request, add_proxy_cost
 from netsim.routing import EndpointTable
 
+TCP_GIVE_UP_S = 924.6
+"""Linux ``tcp_retries2`` = 15: an established connection whose data goes unacknowledged is given up after about
+924.6 s (kernel ip-sysctl.rst); until then nothing tells the sender that its peer died silently."""
 EXTERNAL_IP_BASE = 1 << 24
 """Client-IP numbering: in-cluster client pods are 0.., calling pods CALLER_IP_BASE + pod,
 external sources EXTERNAL_IP_BASE + client·2^16 + source."""
@@ -90,7 +97,8 @@ def end_without_endpoint(request: Request, outcome: Outcome) -> None:
 class Connection:
     """One TCP connection, pinned by conntrack to ``pod`` through ``picker``'s node."""
 
-    __slots__ = ("id", "pod", "picker", "opened", "requests", "in_flight", "retired", "node", "via", "target", "source")
+    __slots__ = ("id", "pod", "picker", "opened", "requests", "in_flight", "retired", "node", "via", "target", "source",
+                 "lost_at")
 
     def __init__(self, ident: int, pod: Any, picker: Any, opened: float) -> None:
         self.id = ident
@@ -105,6 +113,9 @@ class Connection:
         self.via = -1
         self.target = -1
         self.source = 0
+        self.lost_at = inf
+        """When a request on it first went unanswered at the transport level (its pod or entry node went
+        dark): TCP retransmits from then on and gives up :data:`TCP_GIVE_UP_S` later."""
 
 
 class _NoProxy:
@@ -148,8 +159,9 @@ class Entry:
         request.route.answered(request, outcome)
 
     def broken(self, conn: Connection) -> bool:
-        """Conntrack's end of the connection is gone: its pod went away (the next use finds it reset)."""
-        return conn.pod.gone
+        """The sender knows the connection is dead: its pod's process closed it (FIN or RST), or TCP gave up
+        retransmitting to a peer that died silently (then the next use reconnects)."""
+        return conn.pod.gone or self.env.time - conn.lost_at >= TCP_GIVE_UP_S
 
 
 class ClusterIpEntry(Entry):
@@ -330,7 +342,8 @@ class _NodeProxyEntry(Entry):
         """
         node = request.node
         if self._node_up is not None and not self._node_up[node]:
-            return None  # nobody answers: the try times out
+            request.route.unanswered(request, Outcome.CONNECT_TIMEOUT)  # nobody answers the SYN
+            return None
         affinity = self._affinity[node]
         picker = self._pickers[node]
         pod_index = affinity.pick(request.source, self.env.time, picker) if affinity is not None else picker()
@@ -344,7 +357,8 @@ class _NodeProxyEntry(Entry):
         return self._node_up is not None and not self._node_up[node]
 
     def broken(self, conn: Connection) -> bool:
-        return conn.pod.gone or self.entry_down(conn.node)
+        """As :meth:`Entry.broken`: an entry node that went dark tells nobody (its requests are lost)."""
+        return conn.pod.gone or self.env.time - conn.lost_at >= TCP_GIVE_UP_S
 
     def _connection(self, request: Request, pod_index: int, picker: Any, target: int) -> Connection:
         conn = Connection(next(self.connection_ids), self._pods[pod_index], picker, self.env.time)
@@ -358,6 +372,12 @@ class _NodeProxyEntry(Entry):
         request.source = conn.source
         pod = conn.pod
         request.pod = pod
+        if self.entry_down(conn.node):  # the entry node died silently: the request is lost, its sender times out
+            if first:
+                request.route.unanswered(request, Outcome.CONNECT_TIMEOUT)
+            elif conn.lost_at > self.env.time:
+                conn.lost_at = self.env.time
+            return
         delay = self.outbound(request)
         if first and conn.picker is not NO_PROXY:  # a new connection's first packet meets the entry node's rules
             delay += self._first_packet_cost(request)

@@ -232,7 +232,7 @@ class Kubelet:
         status = self.cluster.status[pod.index]
         status.generation += 1
         status.running = False
-        pod.die(Outcome.TIMEOUT)  # and conntrack-pinned connections to it are broken (pod.gone)
+        pod.die(Outcome.TIMEOUT)  # its senders are not told: their connections time out (model/pod.py)
         pod.state = "Lost"
 
     def revive(self, pod: Pod) -> None:
@@ -312,9 +312,11 @@ class Kubelet:
         status.generation += 1
         pod.state = "Gone"
         pod.ended_at = self.env.time
-        pod.die(Outcome.RESET)  # nothing left normally; refuses new connections (node up)
         if pod.node >= 0 and not self.cluster.node_up[pod.node]:  # (a Pending pod has no node)
-            pod.die(Outcome.TIMEOUT)
+            pod.die(Outcome.TIMEOUT)  # evicted from a dead node: nobody tells its senders
+        else:
+            pod.die(Outcome.RESET)  # nothing left normally: its connections close
+            pod.go_dark()  # its address is gone: stale rules' SYNs get no answer (Calico drops them)
         self.cluster.slices.set_ready(pod.index, False, remove=True)
         self.cluster.record("pod-gone", f"pod/{pod.name}", "")
         self.events.changed(pod, gone=True)

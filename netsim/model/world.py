@@ -381,7 +381,7 @@ class World:
             view = self.slices.views[target][s]
             return bool((view.ready_only() & (view.nodes == target)).any())  # healthCheckNodePort counts ready endpoints
         pod = cluster.pods[int(lb.table.pods[target])]
-        if not cluster.node_up[pod.node] or pod.process == "blackhole":
+        if not cluster.node_up[pod.node] or pod.process in ("blackhole", "dark"):
             return None
         return not pod.gone and pod.process == "serving"
 
