@@ -84,8 +84,10 @@ class FirstPacketConfig(Section):
     """What rule evaluation adds to the first packet of a new connection (k8s-facts §1.5; docs/config.md).
 
     iptables scans ``KUBE-SERVICES`` linearly: ``iptables + iptables_per_service × position × jitter``,
-    ``position`` this Service's place among ``background_services + Services`` rules (uniform, per node),
-    ``jitter`` lognormal with median 1. IPVS and nftables are O(1): a constant.
+    ``position`` this Service's place among ``background_services + Services`` rules (uniform, per node;
+    every rule for a connection to nodeIP:nodePort, whose ``KUBE-NODEPORTS`` jump is the chain's last rule),
+    ``jitter`` lognormal with median 1. IPVS and nftables are O(1): a constant. ``measured`` is a
+    calibration to the published measurement (netsim/model/first_packet.py).
     """
 
     model: Literal["measured", "linear"] = Field(
