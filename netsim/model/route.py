@@ -33,6 +33,7 @@ from collections.abc import Callable
 from heapq import heappush
 from typing import Any
 
+from netsim.config.schema import CONNECT_TIMEOUT_S
 from netsim.distributions import BlockSampler
 from netsim.model.deadlines import Deadlines
 from netsim.model.dns import DnsDiscovery
@@ -45,8 +46,6 @@ RETRYABLE = {"refused": (Outcome.REFUSED,), "reset": (Outcome.RESET,), "timeout"
              "connect_timeout": (Outcome.CONNECT_TIMEOUT, Outcome.NO_LOCAL_ENDPOINT)}
 """Error kinds a retry policy may name (``retries.on``), as the outcomes they retry. A SYN that a Local policy
 dropped is a connect timeout to the sender (Envoy's ``connect-failure``), whatever netsim knows of its cause."""
-CONNECT_TIMEOUT_S = 127.0
-"""Linux's default: a connect() whose SYNs get no answer fails after 127 s (config: ``connect_timeout``)."""
 
 
 class RetryPolicy:
