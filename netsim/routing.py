@@ -27,13 +27,17 @@ class EndpointTable:
         pods: global pod index of each endpoint.
         nodes: node index of each endpoint's pod (for locality and traffic policies).
         ports: the resolved target port of each endpoint.
-        ready: the EndpointSlice ``ready`` condition of each endpoint.
+        ready: the EndpointSlice ``ready`` condition of each endpoint (in a node's programmed copy: the
+            endpoints its rules use, see :meth:`assign`).
+        serving: endpoints that are ``serving`` and ``terminating`` (a Terminating pod whose readiness
+            probe still passes); never ready at the same time. None: no such endpoint ever.
     """
 
     pods: np.ndarray
     nodes: np.ndarray
     ports: np.ndarray
     ready: np.ndarray
+    serving: np.ndarray | None = None
 
     @classmethod
     def build(cls, pods: list[int], nodes: list[int], ports: list[int]) -> EndpointTable:
@@ -49,11 +53,27 @@ class EndpointTable:
 
     def snapshot(self) -> EndpointTable:
         """A copy that later changes to this table do not reach (what one sync of kube-proxy read)."""
-        return EndpointTable(self.pods.copy(), self.nodes.copy(), self.ports.copy(), self.ready.copy())
+        serving = None if self.serving is None else self.serving.copy()
+        return EndpointTable(self.pods.copy(), self.nodes.copy(), self.ports.copy(), self.ready.copy(), serving)
 
     def assign(self, other: EndpointTable) -> None:
-        """Take ``other``'s endpoints (a node's kube-proxy programming a newer slice); positions only grow."""
-        self.pods, self.nodes, self.ports, self.ready = other.pods, other.nodes, other.ports, other.ready
+        """Take ``other``'s endpoints (a node's kube-proxy programming a newer slice); positions only grow.
+
+        kube-proxy (``CategorizeEndpoints``, ProxyTerminatingEndpoints, GA in 1.28) uses the ready endpoints,
+        or, when none is ready anywhere, the serving-and-terminating ones: ``ready`` here becomes that set
+        (a ``Local`` view falls back on its own, :class:`EndpointSubset`).
+        """
+        self.pods, self.nodes, self.ports, self.serving = other.pods, other.nodes, other.ports, other.serving
+        serving = other.serving
+        self.ready = serving if serving is not None and not other.ready.any() and serving.any() else other.ready
+
+    def any_usable(self) -> bool:
+        """kube-proxy's ``hasAnyEndpoints``: an endpoint is ready, or serving and terminating (else: REJECT)."""
+        return bool(self.ready.any()) or (self.serving is not None and bool(self.serving.any()))
+
+    def ready_only(self) -> np.ndarray:
+        """The ``ready`` condition itself, whatever fallback a node's copy applied (serving never is ready)."""
+        return self.ready if self.serving is None else self.ready & ~self.serving
 
 
 def pick_random(ready: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -503,12 +523,18 @@ class EndpointSubset:
 
     ``prefer`` recomputes the mask from the endpoints' nodes when endpoints are
     added during the run (without it, new endpoints are not in the subset).
+    ``terminating``: a ``Local`` traffic policy's view: with none of its own endpoints
+    ready, it uses its own serving-and-terminating ones (kube-proxy's Local fallback,
+    whatever other nodes have); a topology subset does not (kube-proxy drops the
+    topology instead, :class:`FallbackPicker`).
     """
 
-    def __init__(self, table: EndpointTable, mask: np.ndarray, prefer: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+    def __init__(self, table: EndpointTable, mask: np.ndarray, prefer: Callable[[np.ndarray], np.ndarray] | None = None,
+                 terminating: bool = False) -> None:
         self.parent = table
         self.mask = np.asarray(mask, dtype=bool)
         self._prefer = prefer
+        self._terminating = terminating
 
     @property
     def pods(self) -> np.ndarray:
@@ -529,7 +555,18 @@ class EndpointSubset:
             if grown is None or grown.size != len(self.parent):
                 grown = np.concatenate([self.mask, np.zeros(len(self.parent) - self.mask.size, dtype=bool)])
             self.mask = grown
-        return self.parent.ready & self.mask
+        ready = self.parent.ready & self.mask
+        serving = self.parent.serving
+        if self._terminating and serving is not None and not ready.any():
+            return serving & self.mask
+        return ready
+
+    @property
+    def serving(self) -> np.ndarray | None:
+        return self.parent.serving
+
+    def any_usable(self) -> bool:
+        return self.parent.any_usable()
 
     def __len__(self) -> int:
         return len(self.parent)

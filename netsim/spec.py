@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from netsim.config.churn_events import RetryConfig
-from netsim.config.schema import ClusterConfig, ConnectionsConfig, CountDistribution, RunConfig
+from netsim.config.schema import CONNECT_TIMEOUT_S, ClusterConfig, ConnectionsConfig, CountDistribution, RunConfig
 from netsim.distributions import DistributionSpec
 from netsim.k8s.autoscaling import HorizontalPodAutoscaler
 from netsim.k8s.objects import Deployment, Service, ServicePort
@@ -91,6 +91,8 @@ class CallPolicy:
     discovery: str
     dns_queries: int = 1
     dns_nx_queries: int = 4
+    connect_timeout: float = CONNECT_TIMEOUT_S
+    """A new connection whose SYN gets no answer fails after this long (unless the call's timeout comes first)."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,8 @@ class ClientSpec:
     request_bytes: int = 1000
     response_bytes: int = 10000
     retries: RetryConfig | None = None
+    connect_timeout: float = CONNECT_TIMEOUT_S
+    """A new connection whose SYN gets no answer fails after this long (unless ``timeout`` comes first)."""
     rate_steps: tuple[tuple[float, float], ...] = ()
     """``(at, rate)``: the arrival rate changes to ``rate`` at ``at`` (a load step); empty: constant ``rate``."""
     operations: tuple[str, ...] = ("default",)

@@ -61,7 +61,7 @@ def test_bad_events(event, words):
 
 def test_retry_defaults_and_validation():
     r = RetryConfig()
-    assert r.attempts == 2 and r.on == ["refused", "reset"] and r.backoff.mean == pytest.approx(0.025)
+    assert r.attempts == 2 and r.on == ["refused", "reset", "connect_timeout"] and r.backoff.mean == pytest.approx(0.025)
     assert RetryConfig(attempts=3, on=["timeout"], backoff={"distribution": "exponential", "mean": "50ms"}).on == ["timeout"]
     with pytest.raises(ValidationError):
         RetryConfig(on=["refused", "refused"])

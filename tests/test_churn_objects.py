@@ -67,7 +67,11 @@ def test_deleting_a_deployment_drains_its_pods_and_stops_its_controller() -> Non
     # the preStop sleep outlasts propagation: nothing sent while a node still routed to a pod fails
     window = (req["t_issue_s"] > T0 + STARTUP_S + PERIOD_S + PROPAGATION_S) & (req["t_issue_s"] < last.min())
     assert window.any() and (req["outcome"][window] == Outcome.OK).all()
-    later = req["t_issue_s"] > last.max()
+    # no endpoint is ready anywhere: kube-proxy uses the serving-terminating pods while their preStop runs
+    terminating = (req["t_issue_s"] >= t_delete) & (req["t_issue_s"] < t_delete + prestop_s - 0.1)
+    assert terminating.any() and (req["outcome"][terminating] == Outcome.OK).all()
+    # once every node has programmed the pods' removal, the Service has no endpoint: REJECT, refused at once
+    later = req["t_issue_s"] > max(gone) + PROPAGATION_S
     assert later.any() and (req["outcome"][later] == Outcome.REFUSED).all()
 
 

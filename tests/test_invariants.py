@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from netsim import theory
 from netsim.model.request import Outcome
 from netsim.routing import NO_ENDPOINT, pick_random, pick_round_robin
 
@@ -20,8 +21,12 @@ from netsim.routing import NO_ENDPOINT, pick_random, pick_round_robin
     queue_limit=st.integers(0, 20),
     timeout_ms=st.sampled_from([5, 50, 3_600_000]),
     nodes=st.integers(1, 3),
+    retries=st.booleans(),
 )
-def test_every_request_ends_exactly_once(replicas, concurrency, rho, queue_limit, timeout_ms, nodes) -> None:  # type: ignore[no-untyped-def]
+def test_every_request_ends_exactly_once(replicas, concurrency, rho, queue_limit, timeout_ms, nodes, retries) -> None:  # type: ignore[no-untyped-def]
+    """Each generated request is recorded once, by its id (retries keep the id of their request): ids come
+    from the run's one counter, 0, 1, 2, ... (this experiment has no calls between Services, which draw
+    from it too), so the recorded ids must be exactly 0 .. generated − 1: no duplicate, none missing."""
     mean_service = 0.002
     rate = rho * max(replicas, 1) * concurrency / mean_service
     config = experiment(replicas=replicas, concurrency=concurrency, rate=rate, mean_service=mean_service,
@@ -29,9 +34,12 @@ def test_every_request_ends_exactly_once(replicas, concurrency, rho, queue_limit
                         network={"same_node": "10us", "same_zone": "100us", "cross_zone": "1ms", "internet": "0s"})
     config["workloads"]["default"]["queue_limit"] = queue_limit
     config["clients"][0]["timeout"] = f"{timeout_ms}ms"
+    if retries:
+        config["clients"][0]["retries"] = {"attempts": 2, "on": ["refused", "rejected", "timeout"], "backoff": "1ms"}
     result = simulate_one(config)
     req = result.requests
     assert len(req["outcome"]) == result.generated  # nothing lost, nothing counted twice
+    assert np.array_equal(np.sort(req["id"]), np.arange(result.generated))  # and by id: each request once
     assert set(np.unique(req["outcome"])) <= {int(o) for o in Outcome}
     ok = req["outcome"] == Outcome.OK
     assert np.all(req["pod"][ok] >= 0)
@@ -42,14 +50,18 @@ def test_every_request_ends_exactly_once(replicas, concurrency, rho, queue_limit
 
 
 def test_overload_is_bounded_and_counted() -> None:
-    """rho = 2 on one pod: the waiting room fills, overflow is rejected, memory stays bounded."""
-    config = experiment(rate=2000, mean_service=0.001, duration=20.0, warmup=0.0)
-    config["workloads"]["default"]["queue_limit"] = 50
+    """rho = 2 on one pod: the waiting room fills and overflow is rejected, as often as M/M/1/K says
+    (K = 1 in service + 50 waiting), within 4 batch-means standard errors of the run itself."""
+    lam, mu, limit = 2000.0, 1000.0, 50
+    config = experiment(rate=lam, mean_service=1 / mu, duration=20.0, warmup=0.0)
+    config["workloads"]["default"]["queue_limit"] = limit
     result = simulate_one(config)
-    outcomes = result.requests["outcome"]
-    assert len(outcomes) == result.generated
-    rejected = np.mean(outcomes == Outcome.REJECTED)
-    assert 0.4 < rejected < 0.6  # a saturated pod serves ~1000/s of 2000/s offered
+    req = result.requests
+    assert len(req["outcome"]) == result.generated
+    order = np.argsort(req["t_issue_s"], kind="stable")
+    rejected, se = theory.batch_means((req["outcome"][order] == Outcome.REJECTED).astype(float), batches=25)
+    expected = theory.mmck_blocking(lam, mu, 1, 1 + limit)
+    assert abs(rejected - expected) <= 4 * se, (rejected, expected, se)
 
 
 ready_masks = arrays(bool, st.integers(0, 40))

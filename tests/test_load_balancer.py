@@ -188,8 +188,6 @@ def test_ip_targets_skip_kube_proxy() -> None:
     result_rows = metrics.run_rows(_simulate(config))
     row = result_rows[0]
     assert row["cross_node_fraction"] == 0.0  # the pod's node is where it entered
-    assert row["hops_mean"] == 2.0            # internet + LB → pod
-    assert row["client_ip_preserved_fraction"] == 1.0
     assert row["errors"] == 0
 
 

@@ -86,14 +86,58 @@ def test_linear_scan_model_reproduces_most_published_percentiles() -> None:
             assert abs(model / pub - 1) <= 0.20, f"{services} Services {q}: model {model:.3f} ms vs published {pub:.3f} ms"
 
 
-@pytest.mark.parametrize("services", sorted(first_packet.IPTABLES_MS))
-def test_measured_model_reproduces_every_published_percentile(services: int) -> None:
-    """The default model: nftables' RTT plus netsim's extra cost gives measurement A's p01/p50/p90/p99 (within 20 %)."""
-    u = np.random.default_rng(services).random(200_000)
-    rtt = first_packet.inverse_cdf_ms(np.asarray(first_packet.NFTABLES_MS), u) + first_packet.extra_cost_s("iptables", services, u) * 1e3
-    modelled = np.percentile(rtt, [1, 50, 90, 99])
-    for level, model, pub in zip(first_packet.LEVELS, modelled, first_packet.IPTABLES_MS[services], strict=True):
-        assert abs(model / pub - 1) <= 0.20, f"{services} Services p{level * 100:g}: {model:.4f} ms vs published {pub:.4f} ms"
+def test_the_full_simulator_path_gives_the_published_first_packet_percentiles() -> None:
+    """The default ``measured`` model is a calibration: what must hold is that the Service count reaches it
+    and every new connection pays it once. ``netsim verify``'s published case runs requests through the whole
+    path (DNS, kube-proxy, a 1 µs hop, a pod that answers at once) at 5k, 10k and 30k Services, paired with
+    nftables, and compares p50/p90/p99 with the figures of measurement A as netsim/verify/published.py writes
+    them from the source (not from the model's table: doubling the model's table fails here)."""
+    from netsim.verify.runner import verify
+    from netsim.verify.tables import console
+
+    report = verify("quick", ("published",), ("first-packet",), jobs=1)
+    assert len(report.rows) == 9
+    assert report.passed, "\n" + console(report.rows, "first-packet")
+
+
+def _linear_tail_ms(per_rule: float, unit: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    return np.percentile(floor + per_rule * unit * 1e3, [90, 99])
+
+
+def _fit_linear(sizes: tuple[int, ...], units: dict, floor: np.ndarray) -> tuple[float, float]:
+    """(per-rule cost, jitter sigma) minimising the worst relative error of p90 and p99 at ``sizes``."""
+    from scipy.optimize import minimize_scalar
+
+    best = (np.inf, 0.0, 0.0)
+    for sigma in units:
+        def worst(per_rule_ns: float, sigma: float = sigma) -> float:
+            return max(abs(_linear_tail_ms(per_rule_ns * 1e-9, units[sigma][n], floor)[j] / PUBLISHED[n][j + 1] - 1)
+                       for n in sizes for j in (0, 1))
+        fit = minimize_scalar(worst, bounds=(2.0, 60.0), method="bounded", options={"xatol": 0.05})
+        if fit.fun < best[0]:
+            best = (fit.fun, fit.x * 1e-9, sigma)
+    return best[1], best[2]
+
+
+@pytest.mark.parametrize(("fitted", "predicted"), [((5000, 30000), 10000), ((5000, 10000), 30000), ((10000, 30000), 5000)])
+def test_the_scan_mechanism_fitted_on_two_sizes_predicts_the_third_tail(fitted: tuple[int, int], predicted: int) -> None:
+    """``linear`` (cost = per-rule cost × position × jitter, position uniform over the rules): fitted to p90/p99
+    at two sizes, it predicts the third size's p90 and p99 within 25 % (5k+30k → 10k within 4 %; the two
+    extrapolations within 18 %). Its p50 is not predicted: the published 10k median (0.061 ms) sits near the
+    5k one while its tail grows, which no scan linear in the Service count gives (the fit puts it near 0.1 ms).
+    A cost not linear in the rules ahead (constant, ∝ √n, ∝ n²) misses the third size by far more."""
+    rng = np.random.default_rng(2024)
+    samples = 20_000
+    u, z = rng.random(samples), rng.standard_normal(samples)
+    floor = np.interp(rng.random(samples), *NFTABLES_FLOOR)
+    units = {}
+    for sigma in np.round(np.linspace(0.0, 0.8, 9), 2):
+        unit = KubeProxyConfig(mode="iptables", first_packet={"model": "linear", "iptables_per_service": 1.0, "jitter_sigma": sigma})
+        units[sigma] = {n: first_packet_cost(unit, u * n, np.exp(sigma * z)) for n in PUBLISHED}
+    per_rule, sigma = _fit_linear(fitted, units, floor)
+    p90, p99 = _linear_tail_ms(per_rule, units[sigma][predicted], floor)
+    for q, model, pub in (("p90", p90, PUBLISHED[predicted][1]), ("p99", p99, PUBLISHED[predicted][2])):
+        assert abs(model / pub - 1) <= 0.25, f"{predicted} Services {q}: predicted {model:.3f} ms vs published {pub:.3f} ms"
 
 
 def test_measured_model_grows_with_services_for_iptables_only() -> None:

@@ -101,7 +101,8 @@ int_or_percent = st.one_of(st.integers(0, 5).map(IntOrPercent), st.integers(0, 1
     choices=st.lists(st.integers(0, 10_000), min_size=1, max_size=200),
 )
 def test_rolling_update_invariants(replicas, surge, unavailable, choices):
-    """Random orders in which new pods become available: the bounds hold and the rollout completes."""
+    """New pods become available in random batches (``choices`` picks how many at each step, at least one):
+    the bounds hold after every step and the rollout completes."""
     if surge.value == 0 and unavailable.value == 0:
         return
     max_surge, max_unavailable = resolve_fenceposts(surge, unavailable, replicas)
@@ -114,9 +115,9 @@ def test_rolling_update_invariants(replicas, surge, unavailable, choices):
         assert counts.available >= replicas - max_unavailable
         if counts.new_available == counts.new_total:
             break
+        batch = 1 + choice % (counts.new_total - counts.new_available)  # 1 .. every new pod not yet available
         counts = ReplicaCounts(replicas, counts.old_total, counts.old_available, counts.new_total,
-                               counts.new_available + 1)  # one more new pod becomes available
-        del choice
+                               counts.new_available + batch)
         _, counts = reconcile(counts, strategy)
         assert counts.total <= replicas + max_surge
         assert counts.available >= replicas - max_unavailable

@@ -73,8 +73,6 @@ def test_nodeport_local_drops_on_nodes_without_endpoints_and_never_crosses() -> 
                         client=external())
     result, row, _ = run(config)
     assert row["cross_node_fraction"] == 0.0
-    assert row["client_ip_preserved_fraction"] == 1.0
-    assert row["hops_mean"] == 1.0
     # entries are uniform over 3 nodes; node-3 has no endpoint, so a third of requests are dropped
     assert_share(row["errors_no_local_endpoint"] / row["requests"], 1 / 3, row["requests"])
     req = result.requests
@@ -90,8 +88,6 @@ def test_nodeport_cluster_cross_node_fraction_matches_local_endpoint_share() -> 
     expected = np.mean([1 - 2 / 3, 1 - 1 / 3, 1 - 0 / 3])
     assert_share(row["cross_node_fraction"], expected, row["requests"])
     assert row["errors"] == 0
-    assert row["client_ip_preserved_fraction"] == 0.0
-    assert row["hops_mean"] == pytest.approx(1 + row["cross_node_fraction"])
 
 
 def test_entry_nodes_restrict_where_external_clients_connect() -> None:
@@ -184,9 +180,8 @@ def test_affinity_behind_a_proxying_lb_sees_the_lbs_address() -> None:
     config = experiment(nodes={"count": 1}, manifests=[deployment(replicas=4), svc], duration=5, warmup=0,
                         client=external(rate=500, source_ips=50))
     config["cluster"]["load_balancer"] = {"provider": "aws-clb"}
-    _, row, pods = run(config)
+    _, _, pods = run(config)
     assert sum(1 for p in pods if p["requests"]) == 1  # one zone front end, one node: one endpoint for everybody
-    assert row["client_ip_preserved_fraction"] == 0.0
     config["cluster"]["load_balancer"] = {"provider": "aws-nlb"}
     _, _, pods = run(config)
     assert sum(1 for p in pods if p["requests"]) == 4
@@ -223,7 +218,6 @@ def test_external_name_costs_dns_with_cname_plus_internet_round_trip_plus_host_t
     assert (queries == 1).all()
     assert 0 < row["dns_queries_per_request"] <= 1
     assert (result.requests["pod"] == -1).all()
-    assert row["hops_mean"] == 1.0
 
 
 def test_external_name_default_host_time_is_documented() -> None:

@@ -174,8 +174,8 @@ class RetryConfig(_Section):
     """
 
     attempts: Count = Field(2, ge=0, description="retries after the first try")
-    on: list[Literal["refused", "reset", "timeout", "rejected", "upstream"]] = Field(
-        default_factory=lambda: ["refused", "reset"], min_length=1, description="which errors are retried"
+    on: list[Literal["refused", "reset", "timeout", "rejected", "upstream", "connect_timeout"]] = Field(
+        default_factory=lambda: ["refused", "reset", "connect_timeout"], min_length=1, description="which errors are retried"
     )
     backoff: Latency = Field(
         default_factory=lambda: coerce_distribution("25ms"), validate_default=True, description="wait before each retry"

@@ -182,6 +182,7 @@ def _call_policies(path: str, calls: CallsConfig, called: dict[str, tuple[int, i
         discovery = pick("discovery")
         policies[name] = _spec.CallPolicy(
             connections=pick("connections"), timeout=pick("timeout"), retries=pick("retries"), discovery=discovery,
+            connect_timeout=pick("connect_timeout"),
             dns_queries=0 if discovery == "env" else queries, dns_nx_queries=nx_queries,
         )
     return policies

@@ -234,6 +234,7 @@ def build_client(
         from_deployment=from_deployment,
         rate=client.arrival.rate or 0.0,
         timeout=client.timeout,
+        connect_timeout=client.connect_timeout,
         discovery=client.discovery,
         namespace=namespace,
         dns_queries=queries,

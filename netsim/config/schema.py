@@ -84,8 +84,10 @@ class FirstPacketConfig(Section):
     """What rule evaluation adds to the first packet of a new connection (k8s-facts §1.5; docs/config.md).
 
     iptables scans ``KUBE-SERVICES`` linearly: ``iptables + iptables_per_service × position × jitter``,
-    ``position`` this Service's place among ``background_services + Services`` rules (uniform, per node),
-    ``jitter`` lognormal with median 1. IPVS and nftables are O(1): a constant.
+    ``position`` this Service's place among ``background_services + Services`` rules (uniform, per node;
+    every rule for a connection to nodeIP:nodePort, whose ``KUBE-NODEPORTS`` jump is the chain's last rule),
+    ``jitter`` lognormal with median 1. IPVS and nftables are O(1): a constant. ``measured`` is a
+    calibration to the published measurement (netsim/model/first_packet.py).
     """
 
     model: Literal["measured", "linear"] = Field(
@@ -134,6 +136,11 @@ class DnsConfig(Section):
         description="CoreDNS forwarding a name outside cluster.local upstream (an ExternalName's CNAME target)",
     )
 
+
+CONNECT_TIMEOUT_S = 127.0
+"""Linux gives up a connect() whose SYNs get no answer after 127 s (``tcp_syn_retries`` 6, initial RTO 1 s,
+doubling: retransmissions at 1, 3, 7, 15, 31, 63 s; kernel ip-sysctl.rst). Kernels since 6.5 make the first
+four backoffs linear (``tcp_syn_linear_timeouts`` 4) and give up at 131 s."""
 
 LoadBalancerProvider = Literal["aws-nlb", "aws-clb", "gcp", "azure", "generic"]
 LoadBalancerAlgorithm = Literal["round-robin", "flow-hash", "maglev"]
@@ -342,6 +349,7 @@ class CallsOverride(Section):
 
     connections: ConnectionsConfig | None = None
     timeout: PositiveDuration | None = None
+    connect_timeout: PositiveDuration | None = None
     retries: RetryConfig | None = None
     discovery: Literal["dns", "env"] | None = None
 
@@ -351,6 +359,9 @@ class CallsConfig(Section):
 
     connections: ConnectionsConfig = Field(default_factory=lambda: ConnectionsConfig(), description="per calling pod and callee Service")
     timeout: PositiveDuration = Field(30.0, description="default timeout of a call (s), cut to what remains of the caller's own")
+    connect_timeout: PositiveDuration = Field(
+        CONNECT_TIMEOUT_S, description="a new connection whose SYN gets no answer fails after this long (s; Linux: 127 s)"
+    )
     retries: RetryConfig | None = Field(None, description="retry failed calls (default: no retries)")
     discovery: Literal["dns", "env"] = "dns"
     services: dict[str, CallsOverride] = Field(default_factory=dict, description="per callee Service name: overrides")
@@ -442,6 +453,9 @@ class ClientConfig(Section):
     )
     arrival: ArrivalConfig
     timeout: PositiveDuration = Field(30.0, description="the client gives up after this long (s)")
+    connect_timeout: PositiveDuration = Field(
+        CONNECT_TIMEOUT_S, description="a new connection whose SYN gets no answer fails after this long (s; Linux: 127 s)"
+    )
     discovery: Literal["dns", "env"] = Field(
         "dns", description="how an in-cluster client finds the Service: cluster DNS, or the env vars kubelet injected at pod start"
     )

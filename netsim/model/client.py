@@ -96,8 +96,10 @@ class _Sender:
         now = self.env.time
         t_issue = request.t_issue
         latency = now - t_issue
-        if latency > self.timeout:
-            outcome, latency = Outcome.TIMEOUT, self.timeout
+        if latency > self.timeout:  # ended at its deadline (rounding): an unanswered SYN keeps its cause
+            latency = self.timeout
+            if outcome is OK:
+                outcome = Outcome.TIMEOUT
         pod = request.pod
         conn = request.conn
         special = request.special

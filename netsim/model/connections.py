@@ -19,13 +19,17 @@ in a route (model/route.py) between the sender and the entry
 
 ``max_requests`` and ``max_lifetime`` retire a connection (it closes when its
 last request ends; the next request opens a new one: a new endpoint choice).
-If the pinned endpoint's pod has gone away (:attr:`Pod.gone`), or an external
-connection's entry node went dark or its LB target was taken out of service,
+If the pinned endpoint's pod closed it (:attr:`Pod.gone`: deleted, crashed,
+past SIGTERM), or an external connection's LB target was taken out of service,
 the next request on the connection finds it broken: the sender drops it and
 reconnects (a new endpoint choice), and the request goes on the new connection.
-A try that times out closes its keep-alive connection (the sender cannot reuse
-a connection with an answer still owed on it); on a multiplexed connection only
-the stream is reset, and the connection stays.
+A peer that died silently (its node went dark) tells nobody: requests on the
+connection wait for their timeout, and the connection is broken only once TCP
+gives up retransmitting (about 15 min, model/entry.py). A try that times out
+closes its keep-alive connection (the sender cannot reuse a connection with an
+answer still owed on it); on a multiplexed connection only the stream is reset,
+and the connection stays (as a gRPC deadline does). A connection whose SYN got no
+answer never opened: it is dropped, and the next request opens another.
 Simplifications: connections open instantly apart from the first-packet cost
 (no handshake round trip), and lifetimes and breakage are checked when a
 connection is next used, not by a timer (a reset costs the next request
@@ -211,8 +215,16 @@ class MultiplexedPool(_Pool):
         self._deliver(request, conns[turn], False)
 
     def finished(self, request: Request, conn: Connection, timed_out: bool) -> None:
-        """The stream ended (a timed-out one is reset; the connection stays)."""
+        """The stream ended (a timed-out one is reset; the connection stays, unless it never opened)."""
         if conn.retired:  # retired while requests were in flight
+            if conn.in_flight == 0:
+                conn.picker.release(conn.pod.index)
+            return
+        if part(request, "unanswered"):  # its SYN got no answer: the connection never opened
+            conns = self.open[request.slot]
+            if conn in conns:
+                conns.remove(conn)
+            conn.retired = True
             if conn.in_flight == 0:
                 conn.picker.release(conn.pod.index)
             return

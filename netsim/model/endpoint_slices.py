@@ -18,7 +18,11 @@ pickers are invalidated. The network programming latency of the change on *n* is
 the programmed time − *t* (recorded for every change on every live node).
 
 Only changes of a Service's *ready set* count as changes (the SLI's definition);
-adding a not-yet-ready endpoint rides along with the next one. Endpoint
+adding a not-yet-ready endpoint rides along with the next one. A Terminating
+pod's endpoints stay ``serving`` while its readiness probe passes
+(:meth:`EndpointSlices.set_serving`): the slice is written and programmed, so that
+kube-proxy can fall back on them (:meth:`~netsim.routing.EndpointTable.assign`),
+but that is not a change of the ready set and is not recorded as one. Endpoint
 positions only grow (a removed endpoint stays as a not-ready tombstone), so
 pickers keep their per-position state. A failed node's client pods send nothing
 (:mod:`netsim.model.client_pods`); its rules keep following the API unrecorded
@@ -113,6 +117,8 @@ class EndpointSlices:
         t.nodes = np.append(t.nodes, np.int32(node))
         t.ports = np.append(t.ports, np.int32(port))
         t.ready = np.append(t.ready, False)
+        if t.serving is not None:
+            t.serving = np.append(t.serving, False)
         self.present[service] = np.append(self.present[service], True)
 
     def positions(self, service: int, pod: int) -> np.ndarray:
@@ -121,6 +127,8 @@ class EndpointSlices:
     def set_ready(self, pod: int, ready: bool, remove: bool = False) -> None:
         """The pod's endpoints turn (not-)ready, or are removed; a change wherever the ready set changes."""
         now = self.env.now
+        if remove:
+            self.set_serving(pod, False)
         for s, table in enumerate(self.tables):
             where = table.pods == pod
             if not where.any():
@@ -134,25 +142,47 @@ class EndpointSlices:
             self.ready_log[s].append((now, int(table.ready.sum())))
             self.change(s, now)
 
+    def set_serving(self, pod: int, serving: bool) -> None:
+        """The pod is Terminating and its readiness probe passes (``serving``), or no longer does.
+
+        The slice is written and programmed like any change, but it is not a change of the
+        ready set, so the programming-latency SLI does not record it."""
+        now = self.env.now
+        for s, table in enumerate(self.tables):
+            where = table.pods == pod
+            if not where.any() or (table.serving is None and not serving):
+                continue
+            if table.serving is None:
+                table.serving = np.zeros(len(table), dtype=bool)
+            if bool(table.serving[where].all()) == serving and bool(table.serving[where].any()) == serving:
+                continue
+            table.serving[where] = serving
+            self.change(s, now, counted=False)
+
     def remove_service(self, service: int) -> None:
         """The Service is deleted: its slice loses every endpoint (one change, propagated to every node)."""
         now = self.env.now
         table = self.tables[service]
         self.present[service][:] = False
+        if table.serving is not None:
+            table.serving = np.zeros(len(table), dtype=bool)
         if table.ready.any():
             table.ready[:] = False
             self.ready_log[service].append((now, 0))
             self.change(service, now)
 
-    def change(self, service: int, t: float) -> None:
-        """The ready set of ``service`` changed at ``t``: the controller writes it, the nodes program it."""
+    def change(self, service: int, t: float, counted: bool = True) -> None:
+        """The ready set of ``service`` changed at ``t``: the controller writes it, the nodes program it.
+
+        ``counted``: a change of the ready set (recorded for the programming-latency SLI)."""
         write_time, new = self.controllers[service].on_change(t, self._processing())
         last = self._last_write[service]
         if new or last is None:
             self._versions[service] += 1
             last = self._last_write[service] = _Write(service, self._versions[service])
             call_later(self.env, max(0.0, write_time - self.env.now), self._fan_out, last)
-        last.changes.append(t)
+        if counted:
+            last.changes.append(t)
 
     def _fan_out(self, write: _Write) -> None:
         """The slice write reaches the API: every live node's kube-proxy sees it after its watch delay."""
@@ -195,6 +225,8 @@ class EndpointSlices:
                 continue
             if remove:
                 self.present[s][where] = False
+                if table.serving is not None:
+                    table.serving[where] = False
             table.ready[where] = ready and not remove
             self.ready_log[s].append((self.env.now, int(table.ready.sum())))
             for n, views in enumerate(self.views):

@@ -22,28 +22,35 @@ The entries:
   that node's rules), and a new connection's first packet pays for rule
   evaluation (model/first_packet.py).
 - :class:`NodePortEntry`: an external client connects to a node's IP at the
-  nodePort (over the internet); that node's kube-proxy applies
+  nodePort (over the internet); the first packet matches ``KUBE-NODEPORTS``, the
+  last rule of ``KUBE-SERVICES`` (model/first_packet.py); that node's kube-proxy applies
   ``externalTrafficPolicy``: ``Cluster`` picks any ready endpoint (a remote one
   costs a hop to its node, and the node SNATs, so the pod never sees the client
   IP and the response returns through the entry node), ``Local`` only this
-  node's ready endpoints (none: dropped, :attr:`Outcome.NO_LOCAL_ENDPOINT`;
-  client IP kept).
+  node's ready endpoints (none: the SYN is dropped and the sender waits for its
+  connect timeout, :attr:`Outcome.NO_LOCAL_ENDPOINT`; client IP kept).
 - :class:`LoadBalancerEntry`: external client → cloud LB zone front end
   (:mod:`netsim.model.load_balancer`) → a node at the nodePort, then as above
-  (``instance`` targets), or the pod directly (``ip`` targets, no kube-proxy).
+  (``instance`` targets: the nodePort, or the LB's own address where the LB keeps
+  it as destination, whose rule sits at its Service's place), or the pod directly
+  (``ip`` targets, no kube-proxy, no rule cost).
 - :class:`ExternalNameEntry`: the Service is a CNAME; after DNS (CNAME chased
   upstream), the request crosses the internet to the outside host and back.
 
 Hops (the ``entry_hops`` figure) count links crossed before the entry node:
 internet = 1, LB → node = 1; metrics add 1 when the pod runs on another node
-than the entry node. A node that is down answers nothing: a try sent to it ends
-at its deadline (model/deadlines.py).
+than the entry node. A node that is down answers nothing: a new connection to it
+waits for the sender's connect timeout (:attr:`Outcome.CONNECT_TIMEOUT`), a
+request on an open one for its deadline (model/deadlines.py); the sender is not
+told the connection died, so it keeps it (keep-alive closes it when a try times
+out) until TCP gives up retransmitting (:data:`TCP_GIVE_UP_S`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from heapq import heappush
+from math import inf
 from typing import Any
 
 import numpy as np
@@ -56,6 +63,9 @@ from netsim.model.network import Locality, Network
 from netsim.model.request import Outcome, Request, add_proxy_cost
 from netsim.routing import EndpointTable
 
+TCP_GIVE_UP_S = 924.6
+"""Linux ``tcp_retries2`` = 15: an established connection whose data goes unacknowledged is given up after about
+924.6 s (kernel ip-sysctl.rst); until then nothing tells the sender that its peer died silently."""
 EXTERNAL_IP_BASE = 1 << 24
 """Client-IP numbering: in-cluster client pods are 0.., calling pods CALLER_IP_BASE + pod,
 external sources EXTERNAL_IP_BASE + client·2^16 + source."""
@@ -69,14 +79,26 @@ def external_ip(client: int, source: int) -> int:
 
 
 def no_endpoint_outcome(table: EndpointTable, local: bool) -> Outcome:
-    """Why kube-proxy found no endpoint: a Local policy on a node without one, or none ready at all."""
-    return Outcome.NO_LOCAL_ENDPOINT if local and bool(table.ready.any()) else Outcome.REFUSED
+    """Why kube-proxy found no endpoint: a Local policy on a node without one, or none usable at all.
+
+    kube-proxy's ``hasAnyEndpoints``: an endpoint is usable if ready, or serving and terminating."""
+    return Outcome.NO_LOCAL_ENDPOINT if local and table.any_usable() else Outcome.REFUSED
+
+
+def end_without_endpoint(request: Request, outcome: Outcome) -> None:
+    """kube-proxy found no endpoint: none at all is REJECTed (ICMP port unreachable: the sender's connect fails
+    at once, refused); a Local policy's empty node DROPs the SYN (the sender waits for its connect timeout)."""
+    if outcome is Outcome.NO_LOCAL_ENDPOINT:
+        request.route.unanswered(request, outcome)
+    else:
+        request.route.answered(request, outcome)
 
 
 class Connection:
     """One TCP connection, pinned by conntrack to ``pod`` through ``picker``'s node."""
 
-    __slots__ = ("id", "pod", "picker", "opened", "requests", "in_flight", "retired", "node", "via", "target", "source")
+    __slots__ = ("id", "pod", "picker", "opened", "requests", "in_flight", "retired", "node", "via", "target", "source",
+                 "lost_at")
 
     def __init__(self, ident: int, pod: Any, picker: Any, opened: float) -> None:
         self.id = ident
@@ -91,6 +113,9 @@ class Connection:
         self.via = -1
         self.target = -1
         self.source = 0
+        self.lost_at = inf
+        """When a request on it first went unanswered at the transport level (its pod or entry node went
+        dark): TCP retransmits from then on and gives up :data:`TCP_GIVE_UP_S` later."""
 
 
 class _NoProxy:
@@ -134,8 +159,9 @@ class Entry:
         request.route.answered(request, outcome)
 
     def broken(self, conn: Connection) -> bool:
-        """Conntrack's end of the connection is gone: its pod went away (the next use finds it reset)."""
-        return conn.pod.gone
+        """The sender knows the connection is dead: its pod's process closed it (FIN or RST), or TCP gave up
+        retransmitting to a peer that died silently (then the next use reconnects)."""
+        return conn.pod.gone or self.env.time - conn.lost_at >= TCP_GIVE_UP_S
 
 
 class ClusterIpEntry(Entry):
@@ -187,7 +213,7 @@ class ClusterIpEntry(Entry):
         else:
             pod_index = self._pickers[node]()
         if pod_index < 0:
-            request.route.answered(request, self.no_endpoint())
+            end_without_endpoint(request, self.no_endpoint())
             return
         pod = self._pods[pod_index]
         if self._hops_free:
@@ -214,7 +240,7 @@ class ClusterIpEntry(Entry):
         picker = self._pickers[node]
         pod_index = self._pick(request)
         if pod_index < 0:
-            request.route.answered(request, self.no_endpoint())
+            end_without_endpoint(request, self.no_endpoint())
             return None
         return Connection(next(self.connection_ids), self._pods[pod_index], picker, self.env.time)
 
@@ -271,6 +297,7 @@ class _NodeProxyEntry(Entry):
     def __init__(
         self, env: Environment, network: Network, pods: Sequence[Any], proxies: Sequence[KubeProxy], service: int,
         table: EndpointTable, local: bool, client: int, node_up: list[bool] | None,
+        first_packet: Callable[[int], Callable[[], float] | None] | None = None,
     ) -> None:
         super().__init__(env, network, pods)
         self._pickers = [p.external_picker(service) for p in proxies]
@@ -280,6 +307,23 @@ class _NodeProxyEntry(Entry):
         self._client = client
         self._node_up = node_up
         """The nodes' state under churn (a node that is down black-holes what is sent to it); None without."""
+        self._first_packet_of = first_packet or (lambda node: None)
+        self._first_packet: list[Callable[[], float] | bool | None] = [False] * len(proxies)
+        """Per entry node, its rules' first-packet cost sampler (False: not built yet; None: costs nothing)."""
+
+    def _first_packet_cost(self, request: Request) -> float:
+        """The entry node's rule evaluation for a new connection's first packet (the breakdown's ``proxy``)."""
+        if self._hops_free:
+            return 0.0  # an exact queueing model: no hop, no rule cost (as in-cluster)
+        node = request.node
+        cost = self._first_packet[node]
+        if cost is False:
+            cost = self._first_packet[node] = self._first_packet_of(node)
+        if cost is None:
+            return 0.0
+        paid = cost()  # type: ignore[operator]
+        add_proxy_cost(request, paid)
+        return paid
 
     def _at_node(self, request: Request) -> None:
         """The packet reaches ``request.node`` at the nodePort: that node's kube-proxy DNATs it."""
@@ -288,7 +332,7 @@ class _NodeProxyEntry(Entry):
             return
         pod = self._pods[picked[0]]
         request.pod = pod
-        self._later(self._network.delay(request.node, pod.node), pod.accept, request)
+        self._later(self._first_packet_cost(request) + self._network.delay(request.node, pod.node), pod.accept, request)
 
     def _pin(self, request: Request) -> tuple[int, Any] | None:
         """A new connection reaches ``request.node``: its kube-proxy chooses the endpoint once (conntrack).
@@ -298,12 +342,13 @@ class _NodeProxyEntry(Entry):
         """
         node = request.node
         if self._node_up is not None and not self._node_up[node]:
-            return None  # nobody answers: the try times out
+            request.route.unanswered(request, Outcome.CONNECT_TIMEOUT)  # nobody answers the SYN
+            return None
         affinity = self._affinity[node]
         picker = self._pickers[node]
         pod_index = affinity.pick(request.source, self.env.time, picker) if affinity is not None else picker()
         if pod_index < 0:
-            request.route.answered(request, no_endpoint_outcome(self._table, self._local))
+            end_without_endpoint(request, no_endpoint_outcome(self._table, self._local))
             return None
         return pod_index, picker
 
@@ -312,7 +357,8 @@ class _NodeProxyEntry(Entry):
         return self._node_up is not None and not self._node_up[node]
 
     def broken(self, conn: Connection) -> bool:
-        return conn.pod.gone or self.entry_down(conn.node)
+        """As :meth:`Entry.broken`: an entry node that went dark tells nobody (its requests are lost)."""
+        return conn.pod.gone or self.env.time - conn.lost_at >= TCP_GIVE_UP_S
 
     def _connection(self, request: Request, pod_index: int, picker: Any, target: int) -> Connection:
         conn = Connection(next(self.connection_ids), self._pods[pod_index], picker, self.env.time)
@@ -326,7 +372,16 @@ class _NodeProxyEntry(Entry):
         request.source = conn.source
         pod = conn.pod
         request.pod = pod
-        self._later(self.outbound(request), pod.accept, request)
+        if self.entry_down(conn.node):  # the entry node died silently: the request is lost, its sender times out
+            if first:
+                request.route.unanswered(request, Outcome.CONNECT_TIMEOUT)
+            elif conn.lost_at > self.env.time:
+                conn.lost_at = self.env.time
+            return
+        delay = self.outbound(request)
+        if first and conn.picker is not NO_PROXY:  # a new connection's first packet meets the entry node's rules
+            delay += self._first_packet_cost(request)
+        self._later(delay, pod.accept, request)
 
     def outbound(self, request: Request) -> float:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -338,9 +393,9 @@ class NodePortEntry(_NodeProxyEntry):
     def __init__(
         self, env: Environment, network: Network, pods: Sequence[Any], proxies: Sequence[KubeProxy], service: int,
         table: EndpointTable, local: bool, client: int, node_up: list[bool] | None, entry_nodes: Sequence[int],
-        rng: np.random.Generator,
+        rng: np.random.Generator, first_packet: Callable[[int], Callable[[], float] | None] | None = None,
     ) -> None:
-        super().__init__(env, network, pods, proxies, service, table, local, client, node_up)
+        super().__init__(env, network, pods, proxies, service, table, local, client, node_up, first_packet)
         self._entry_nodes = list(entry_nodes)
         self._rng = rng
         self.entry_hops, self.client_ip_preserved = 1, int(local)
@@ -384,9 +439,9 @@ class LoadBalancerEntry(_NodeProxyEntry):
     def __init__(
         self, env: Environment, network: Network, pods: Sequence[Any], proxies: Sequence[KubeProxy], service: int,
         table: EndpointTable, local: bool, client: int, node_up: list[bool] | None, lb: CloudLoadBalancer,
-        latency: BlockSampler,
+        latency: BlockSampler, first_packet: Callable[[int], Callable[[], float] | None] | None = None,
     ) -> None:
-        super().__init__(env, network, pods, proxies, service, table, local, client, node_up)
+        super().__init__(env, network, pods, proxies, service, table, local, client, node_up, first_packet)
         self._lb = lb
         self._lb_latency = latency
         self.entry_hops = 2

@@ -19,6 +19,17 @@ default (``first_packet.model: measured``) reproduces the measurement itself:
 IPVS is "≈ nftables, slightly worse" in the same source (not digitised): it is
 given the nftables row. ``model: linear`` keeps the mechanism instead (a
 per-rule scan cost times the Service's position; see kube_proxy.first_packet_cost).
+
+Where the packet's rule sits (kube-proxy ``pkg/proxy/iptables/proxier.go``): a
+Service's ClusterIP rule, and right after it its LoadBalancer-IP rule, sit at the
+Service's place in ``KUBE-SERVICES`` (Go map order: uniform, re-drawn each sync);
+the jump to ``KUBE-NODEPORTS`` is the chain's *last* rule, so a connection to
+nodeIP:nodePort walks past every Service's rule first. In
+``linear`` the position is a number of rules; in ``measured`` it is the level
+``u`` of the measured inverse CDF (the measurement mixes Services at every
+position, so a position's share of the chain is its level): uniform per
+connection for a Service's own rule, ``u = 1`` (the distribution's end) for the
+last rule. nftables and IPVS stay O(1) wherever the packet is headed.
 """
 
 from __future__ import annotations
@@ -29,6 +40,11 @@ from netsim.model.kube_proxy import draw_first_packet_jitter, first_packet_cost
 
 LEVELS = (0.01, 0.5, 0.9, 0.99)
 NFTABLES_MS = (0.010, 0.014, 0.021, 0.037)
+LB_IP_DESTINATION = frozenset({"gcp", "azure"})
+"""Load balancers that deliver with their own address as destination, so the LB-IP rule matches (at its
+Service's place): GCE's passthrough Network LB, Azure LB with floating IP (which cloud-provider-azure
+enables on its rules). The others (AWS NLB instance targets, the CLB proxy, ``generic``) send to
+nodeIP:nodePort, matched by ``KUBE-NODEPORTS`` at the end."""
 IPTABLES_MS = {  # Services in the cluster -> first-packet RTT percentiles (ms), digitised from the blog's figure
     5_000: (0.017, 0.049, 0.120, 0.155),
     10_000: (0.010, 0.061, 0.187, 0.262),
@@ -82,14 +98,17 @@ class FirstPacketCost:
     """One node's first-packet cost for one client's Service, per new connection.
 
     ``measured`` (default): drawn from the published measurement for this cluster size
-    (above). ``linear``: this node's rule position is fixed, jitter per connection.
+    (above), at its end for the last rule. ``linear``: this node's rule position is fixed
+    (``position``, or every rule for the last one), jitter per connection.
     """
 
     BLOCK = 4096
 
-    def __init__(self, config, position: float, rng: np.random.Generator, services: int) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, config, position: float, rng: np.random.Generator, services: int, last_rule: bool = False) -> None:  # type: ignore[no-untyped-def]
         self._config = config
-        self._position = position
+        self._position = float(max(services, 1)) if last_rule else position
+        self._last_rule = last_rule
+        """The packet matches ``KUBE-NODEPORTS``, the last rule of ``KUBE-SERVICES`` (a nodePort connection)."""
         self._services = services
         self._rng = rng
         self._values: list[float] = []
@@ -99,7 +118,8 @@ class FirstPacketCost:
         i = self._i
         if i >= len(self._values):
             if self._config.first_packet.model == "measured":
-                self._values = extra_cost_s(self._config.mode, self._services, self._rng.random(self.BLOCK)).tolist()
+                u = np.ones(self.BLOCK) if self._last_rule else self._rng.random(self.BLOCK)
+                self._values = extra_cost_s(self._config.mode, self._services, u).tolist()
             else:
                 jitter = draw_first_packet_jitter(self._config, self._rng, self.BLOCK)
                 self._values = first_packet_cost(self._config, np.full(self.BLOCK, self._position), jitter).tolist()

@@ -219,7 +219,7 @@ def node_local_view(table: EndpointTable, node: int) -> EndpointSubset:
     mask, so readiness changes need only invalidate the pickers; endpoints added
     during the run are placed by their node.
     """
-    return EndpointSubset(table, table.nodes == node, lambda nodes: nodes == node)
+    return EndpointSubset(table, table.nodes == node, lambda nodes: nodes == node, terminating=True)
 
 
 class ClientIpAffinity:

@@ -13,10 +13,15 @@ rejected.
 
 What a request meets depends on the pod's process (set by
 :mod:`netsim.model.pod_lifecycle`): a serving process takes it; a process that
-is not listening (not started yet, crashed, past SIGTERM, or the pod is gone
-while its node is up) refuses it; a hung process, or a pod on a failed node,
-never answers (the sender times out at its deadline). After SIGTERM the
-process refuses new connections and finishes what it has, then exits.
+is not listening (not started yet, crashed, past SIGTERM) refuses it (the pod's
+kernel answers RST); a hung process accepts the connection but never answers
+(the sender times out at its deadline); and nothing at all answers a *dark*
+pod — one on a node that died silently, or one that is gone, whose address
+stale rules still send to (Calico drops such packets: projectcalico/calico#7983,
+kubernetes#124290) — so a new connection's SYN goes unanswered until the sender's
+connect timeout (:attr:`Outcome.CONNECT_TIMEOUT`), and a request on an open one
+waits for its own timeout. After SIGTERM the process refuses new connections and
+finishes what it has, then exits.
 
 Every worker-second is counted in :attr:`Pod.busy_s` (when the work starts, for
 the plain operation; when the worker is freed, for jobs): utilisation and the
@@ -33,7 +38,7 @@ from typing import Any
 from netsim.model.events import PRIORITY, Environment, Tick
 from netsim.model.request import Outcome, Request
 
-SERVING, REFUSING, BLACKHOLE = "serving", "refusing", "blackhole"
+SERVING, REFUSING, BLACKHOLE, DARK = "serving", "refusing", "blackhole", "dark"
 OK = Outcome.OK
 
 
@@ -92,10 +97,12 @@ class Pod:
         self.jobs: set[Any] = set()
         """Jobs (operations with calls) this pod is running."""
         self.gone = False
-        """Connections to the pod's process are broken (deleted, crashed, past SIGTERM, node lost):
-        a sender's pinned connection to it is dropped and re-opened elsewhere (model/connections.py)."""
+        """The pod's process closed its connections (deleted, crashed, past SIGTERM) and their senders know:
+        a sender's pinned connection to it is dropped and re-opened elsewhere (model/connections.py). A pod
+        whose node died silently is not ``gone``: its senders learn only by timing out."""
         self.process = SERVING
-        """``serving``, ``refusing`` (nothing listens) or ``blackhole`` (nothing answers)."""
+        """``serving``, ``refusing`` (nothing listens), ``blackhole`` (hung: connects, never answers) or
+        ``dark`` (nothing at its address answers)."""
         self.on_drained: Callable[[Pod], None] | None = None
         """After SIGTERM: called once the pod has no request left (the process exits)."""
         self.revision = 0
@@ -216,9 +223,18 @@ class Pod:
     # -- the other states (rare: only churn gets here) -------------------------------------
 
     def _turn_away(self, request: Request) -> None:
-        """Nothing listens (node up): the kernel answers RST, refused. Nothing answers: the sender times out."""
-        if self.process is REFUSING:
+        """Nothing listens (node up): the kernel answers RST, refused. Hung: the sender times out. Dark: a new
+        connection's SYN goes unanswered until the connect timeout; a request on an open connection is lost
+        (its sender times out, and the connection is marked: TCP gives up on it later, model/entry.py)."""
+        process = self.process
+        if process is REFUSING:
             request.route.respond(request, Outcome.REFUSED)
+        elif process is DARK:
+            conn = request.conn
+            if conn is None or conn.requests <= 1:  # this request's SYN opens the connection
+                request.route.unanswered(request, Outcome.CONNECT_TIMEOUT)
+            elif conn.lost_at > self.env.time:
+                conn.lost_at = self.env.time
 
     def _drained(self) -> None:
         drained, self.on_drained = self.on_drained, None
@@ -241,15 +257,23 @@ class Pod:
     def die(self, outcome: Outcome) -> int:
         """The process is gone (crash, SIGKILL): what is in flight or queued ends with ``outcome``.
 
-        ``RESET`` sends the RST back to the sender; ``TIMEOUT`` (a node that went
-        dark) leaves the sender waiting until its deadline. New connections are
-        refused, or black-holed when ``outcome`` is ``TIMEOUT``. Returns how many
-        requests it ended.
+        ``RESET`` sends the RST back to the sender (its connections are ``gone``);
+        ``TIMEOUT`` (a node that went dark) leaves the sender waiting until its
+        deadline, and nobody tells it its connections are dead. New connections are
+        refused, or go unanswered (``dark``) when ``outcome`` is ``TIMEOUT``. Returns
+        how many requests it ended.
         """
-        self.gone = True
-        self.process = BLACKHOLE if outcome is Outcome.TIMEOUT else REFUSING
+        if outcome is Outcome.TIMEOUT:
+            self.process = DARK
+        else:
+            self.gone = True
+            self.process = REFUSING
         self.on_drained = None
         return self._end_in_flight(outcome)
+
+    def go_dark(self) -> None:
+        """The pod is gone and its address unrouted: stale rules' new connections get no answer at all."""
+        self.process = DARK
 
     def hang(self) -> int:
         """The process stops answering: in flight and new requests wait until their senders' deadlines."""

@@ -10,7 +10,12 @@ Kubernetes (k8s-facts §2; :mod:`netsim.k8s.lifecycle`, :mod:`netsim.model.probe
   then its endpoint turns ready in the EndpointSlice (and propagates, :mod:`netsim.model.endpoint_slices`).
   The process serves from its start: a request that arrives before the endpoint
   is ready (an LB with ``ip`` targets) is served.
-- **Terminating** (deletion): the endpoint turns not-ready at once; the preStop
+- **Terminating** (deletion): the endpoint turns not-ready at once, but stays
+  ``serving`` (the pod was Ready, and its readinessProbe still passes) until the
+  probe notices that the process stopped listening after SIGTERM (``failureThreshold``
+  failed probes; without a probe, until the container exits): kube-proxy falls
+  back on serving-terminating endpoints when none is ready (ProxyTerminatingEndpoints,
+  GA in 1.28; :meth:`netsim.routing.EndpointTable.assign`); the preStop
   hook runs (a ``sleep`` hook's own seconds, an exec/httpGet hook for
   ``workloads.<d>.prestop``) while the process still serves; SIGTERM: the process
   stops listening (new connections refused) and finishes what it has; it exits when
@@ -169,6 +174,7 @@ class Kubelet:
     def _not_ready(self, pod: Pod) -> None:
         status = self.cluster.status[pod.index]
         status.containers_ready, status.containers_ready_at = False, None
+        self.cluster.slices.set_serving(pod.index, False)
         if status.ready:
             status.ready, status.ready_since = False, None
             self.cluster.slices.set_ready(pod.index, False)
@@ -226,7 +232,7 @@ class Kubelet:
         status = self.cluster.status[pod.index]
         status.generation += 1
         status.running = False
-        pod.die(Outcome.TIMEOUT)  # and conntrack-pinned connections to it are broken (pod.gone)
+        pod.die(Outcome.TIMEOUT)  # its senders are not told: their connections time out (model/pod.py)
         pod.state = "Lost"
 
     def revive(self, pod: Pod) -> None:
@@ -250,6 +256,8 @@ class Kubelet:
         if status.ready:
             status.ready, status.ready_since = False, None
             self.cluster.slices.set_ready(pod.index, False)
+            if status.running:  # serving: its readiness probe still passes (the kubelet keeps probing)
+                self.cluster.slices.set_serving(pod.index, True)
         self.events.changed(pod)
         if not status.running:  # not started or crashed: nothing to stop
             self._exited(pod)
@@ -272,7 +280,20 @@ class Kubelet:
             return
         if pod.process == "serving":
             pod.stop_listening(self._exited)
+            if pod.state != "Gone":  # still draining: the probe finds nothing listening
+                now = self.env.time
+                status = self.cluster.status[pod.index]
+                probes = [p for p in status.template.readiness_probes if p is not None]
+                if probes:  # a refused probe fails at once (no timeout to wait for)
+                    ends = min(failure_detected_at(now, p, status.probe_origin) - p.timeout_s for p in probes)
+                    call_later(self.env, max(0.0, ends - now), self._not_serving, (pod, generation))
         # a hung process ignores SIGTERM; SIGKILL ends it
+
+    def _not_serving(self, args: tuple[Pod, int]) -> None:
+        """A Terminating pod's readiness probe has failed ``failureThreshold`` times: not serving any more."""
+        pod, generation = args
+        if generation == self.cluster.status[pod.index].generation and pod.state != "Gone":
+            self.cluster.slices.set_serving(pod.index, False)
 
     def _sigkill(self, args: tuple[Pod, int]) -> None:
         pod, generation = args
@@ -291,9 +312,11 @@ class Kubelet:
         status.generation += 1
         pod.state = "Gone"
         pod.ended_at = self.env.time
-        pod.die(Outcome.RESET)  # nothing left normally; refuses new connections (node up)
         if pod.node >= 0 and not self.cluster.node_up[pod.node]:  # (a Pending pod has no node)
-            pod.die(Outcome.TIMEOUT)
+            pod.die(Outcome.TIMEOUT)  # evicted from a dead node: nobody tells its senders
+        else:
+            pod.die(Outcome.RESET)  # nothing left normally: its connections close
+            pod.go_dark()  # its address is gone: stale rules' SYNs get no answer (Calico drops them)
         self.cluster.slices.set_ready(pod.index, False, remove=True)
         self.cluster.record("pod-gone", f"pod/{pod.name}", "")
         self.events.changed(pod, gone=True)

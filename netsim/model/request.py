@@ -24,7 +24,8 @@ class Outcome(IntEnum):
     TIMEOUT = 3
     """The sender gave up after its timeout (per try), with no answer yet."""
     NO_LOCAL_ENDPOINT = 4
-    """A traffic policy ``Local`` found no ready endpoint on the node: kube-proxy dropped it."""
+    """A traffic policy ``Local`` found no usable endpoint on the node: kube-proxy DROPs the SYN, and the
+    sender retransmits it until its ``connect_timeout`` (a connect timeout whose cause is known)."""
     DISCOVERY = 5
     """The sender could not find the Service: NXDOMAIN, or no env var (the pod is older than the Service)."""
     RESET = 6
@@ -36,6 +37,9 @@ class Outcome(IntEnum):
     UPSTREAM = 8
     """A call the serving pod made to another Service failed (and was not optional): the pod answered
     with an error (model/operations.py)."""
+    CONNECT_TIMEOUT = 9
+    """Nothing answered the new connection's SYN (stale rules sent it to a deleted pod's IP, or to a node that
+    died silently): the sender retransmitted it until its ``connect_timeout``."""
 
     @property
     def column(self) -> str:
@@ -55,7 +59,8 @@ class Request:
     Every attribute is a slot (measured with callgrind: fewer instructions per request than an instance
     dict with class-level defaults). The constructor sets what every request reads; the rest —
     ``via``, ``source``, ``tries``, ``dns_wait``, ``conn_wait``, ``proxy``, ``t_pod``, ``t_start``,
-    ``t_done``, ``served``, ``backoff`` — are set only where they apply, and read through
+    ``t_done``, ``served``, ``backoff``, ``unanswered`` (the outcome of a try whose SYN nobody answers,
+    model/route.py) — are set only where they apply, and read through
     :func:`part` (default 0) by the rare code that needs them. A request is born hundreds of
     thousands of times a second; every attribute set in the constructor costs.
     """
@@ -64,6 +69,7 @@ class Request:
         "id", "route", "slot", "node", "t_issue", "t_try", "deadline", "limit", "waiter", "root_t", "pod", "conn",
         "dns_queries", "operation", "ended", "special",
         "via", "source", "tries", "dns_wait", "conn_wait", "proxy", "t_pod", "t_start", "t_done", "served", "backoff",
+        "unanswered",
     )
 
     def __init__(self, ident: int, route: Any, slot: int, node: int, t_issue: float, deadline: float, limit: float,

@@ -33,6 +33,7 @@ from collections.abc import Callable
 from heapq import heappush
 from typing import Any
 
+from netsim.config.schema import CONNECT_TIMEOUT_S
 from netsim.distributions import BlockSampler
 from netsim.model.deadlines import Deadlines
 from netsim.model.dns import DnsDiscovery
@@ -40,9 +41,11 @@ from netsim.model.entry import Entry
 from netsim.model.events import PRIORITY, Environment, Wakeup
 from netsim.model.request import Outcome, Request, part
 
-RETRYABLE = {"refused": Outcome.REFUSED, "reset": Outcome.RESET, "timeout": Outcome.TIMEOUT,
-             "no_local_endpoint": Outcome.NO_LOCAL_ENDPOINT, "rejected": Outcome.REJECTED, "upstream": Outcome.UPSTREAM}
-"""Error kinds a retry policy may name (``retries.on``), as the outcomes they retry."""
+RETRYABLE = {"refused": (Outcome.REFUSED,), "reset": (Outcome.RESET,), "timeout": (Outcome.TIMEOUT,),
+             "rejected": (Outcome.REJECTED,), "upstream": (Outcome.UPSTREAM,),
+             "connect_timeout": (Outcome.CONNECT_TIMEOUT, Outcome.NO_LOCAL_ENDPOINT)}
+"""Error kinds a retry policy may name (``retries.on``), as the outcomes they retry. A SYN that a Local policy
+dropped is a connect timeout to the sender (Envoy's ``connect-failure``), whatever netsim knows of its cause."""
 
 
 class RetryPolicy:
@@ -78,8 +81,11 @@ class Route:
         timeout: float,
         retry: RetryPolicy | None,
         service: int,
+        connect_timeout: float = CONNECT_TIMEOUT_S,
     ) -> None:
         self.env = env
+        self.connect_timeout = connect_timeout
+        """A new connection whose SYN gets no answer fails this long after it was sent."""
         self.discovery = discovery
         self._resolve = discovery.resolve
         self._cache = discovery if isinstance(discovery, DnsDiscovery) else None
@@ -202,9 +208,22 @@ class Route:
         if conn is not None:
             self.layer.finished(request, conn, timed_out)
 
+    def unanswered(self, request: Request, outcome: Outcome) -> None:
+        """Nothing answers the try's SYN (dropped by a rule, or sent to an address nobody answers for): the
+        sender retransmits it until its connect timeout or the try's own deadline, whichever comes first, and
+        the try ends with ``outcome`` either way (the connection never opened; the cause is kept)."""
+        request.unanswered = outcome
+        at = self.env.time + self.connect_timeout
+        if at < request.deadline:
+            self.env.push(at, Wakeup(self.env, self._connect_failed, (request, outcome)))
+
+    def _connect_failed(self, args: tuple[Request, Outcome]) -> None:
+        request, outcome = args
+        self.answered(request, outcome, True)
+
     def _timed_out(self, request: Request) -> None:
-        """The try's deadline passed with no answer (model/deadlines.py)."""
-        self.answered(request, Outcome.TIMEOUT, True)
+        """The try's deadline passed with no answer (model/deadlines.py); a SYN still unanswered keeps its cause."""
+        self.answered(request, part(request, "unanswered") or Outcome.TIMEOUT, True)
 
     def _retry_later(self, request: Request) -> bool:
         """Send the next try after a backoff; False when no time is left for it (the request ends now)."""

@@ -24,7 +24,7 @@ from netsim.model.client_pods import LiveSenders, sender_slots
 from netsim.model.connections import PerRequest, connection_layer
 from netsim.model.dns import CoreDns, DnsDiscovery, EnvDiscovery, NoDiscovery
 from netsim.model.entry import CALLER_IP_BASE, ClusterIpEntry, Entry, ExternalNameEntry, LoadBalancerEntry, NodePortEntry
-from netsim.model.first_packet import FirstPacketCost, costs_nothing
+from netsim.model.first_packet import LB_IP_DESTINATION, FirstPacketCost, costs_nothing
 from netsim.model.kube_proxy import KubeProxy, draw_rule_position
 from netsim.model.load_balancer import CloudLoadBalancer
 from netsim.model.network import Network
@@ -73,10 +73,11 @@ class TrafficBuilder:
 
     # -- the parts of a route -----------------------------------------------------------------
 
-    def first_packet(self, service: str, sender: str) -> Callable[[int], Callable[[], float] | None]:
+    def first_packet(self, service: str, sender: str, last_rule: bool = False) -> Callable[[int], Callable[[], float] | None]:
         """Per node, the first-packet cost of a new connection from ``sender`` to ``service`` (built on first use).
 
-        None where the mode costs nothing: no sampler, no draws."""
+        ``last_rule``: the packet is headed to nodeIP:nodePort and matches ``KUBE-NODEPORTS``, the last rule
+        of ``KUBE-SERVICES`` (model/first_packet.py). None where the mode costs nothing: no sampler, no draws."""
         config = self.scenario.cluster.kube_proxy
         if costs_nothing(config, self._rules):
             return lambda node: None
@@ -84,7 +85,7 @@ class TrafficBuilder:
 
         def build(node: int) -> Callable[[], float]:
             rng = self.streams.rng("network", f"first-packet/{nodes[node].name}/{service}/{sender}")
-            return FirstPacketCost(config, draw_rule_position(rng, self._rules), rng, self._rules)
+            return FirstPacketCost(config, draw_rule_position(rng, self._rules), rng, self._rules, last_rule)
 
         return build
 
@@ -99,7 +100,7 @@ class TrafficBuilder:
         if config is None:
             return None
         backoff = BlockSampler(config.backoff, self.streams.rng("arrivals", stream))
-        return RetryPolicy(config.attempts, {RETRYABLE[kind] for kind in config.on}, backoff, log)
+        return RetryPolicy(config.attempts, {outcome for kind in config.on for outcome in RETRYABLE[kind]}, backoff, log)
 
     def _in_cluster_entry(self, s: int, sender: str, host_stream: str) -> Entry:
         cluster = self.cluster
@@ -150,14 +151,14 @@ class TrafficBuilder:
         if spec.location == "external":
             entry = self._external_entry(index, spec, s)
             layer = self._layer(entry, s, spec.connections, True, f"clients.{spec.name}.connections")
-            route = Route(cluster.env, NoDiscovery(), False, layer, entry, spec.timeout, retry, s)
+            route = Route(cluster.env, NoDiscovery(), False, layer, entry, spec.timeout, retry, s, spec.connect_timeout)
             for _ in range(spec.source_ips):
                 route.add_slot(0, 0)  # an address outside: the node is chosen as it enters
         else:
             discovery, guarded = self._discovery(s, spec.discovery, spec.dns_queries, spec.dns_nx_queries)
             entry = self._in_cluster_entry(s, spec.name, f"external/{service.name}")
             layer = self._layer(entry, s, spec.connections, False, f"clients.{spec.name}.connections")
-            route = Route(cluster.env, discovery, guarded, layer, entry, spec.timeout, retry, s)
+            route = Route(cluster.env, discovery, guarded, layer, entry, spec.timeout, retry, s, spec.connect_timeout)
             for k, node in enumerate(self._client_pod_nodes(spec)):
                 route.add_slot(node, pod_offset + k)
         stop = scenario.run.warmup + scenario.run.duration
@@ -240,10 +241,12 @@ class TrafficBuilder:
                     self._lb_probe, self._lb_in_service(s),
                 )
             latency = BlockSampler(lb.spec.latency, self.streams.rng("network", f"lb/{service.name}"))
+            node_port = scenario.load_balancer.provider not in LB_IP_DESTINATION  # type: ignore[union-attr]
             return LoadBalancerEntry(cluster.env, self.network, cluster.pods, self.proxies, s, cluster.tables[s], local, index,
-                                     node_up, lb, latency)
+                                     node_up, lb, latency, self.first_packet(service.name, spec.name, node_port))
         return NodePortEntry(cluster.env, self.network, cluster.pods, self.proxies, s, cluster.tables[s], local, index, node_up,
-                             spec.entry_nodes or range(len(scenario.nodes)), self.streams.rng("routing", f"entry/{spec.name}"))
+                             spec.entry_nodes or range(len(scenario.nodes)), self.streams.rng("routing", f"entry/{spec.name}"),
+                             self.first_packet(service.name, spec.name, True))
 
     # -- calls ----------------------------------------------------------------------------------
 
@@ -255,7 +258,7 @@ class TrafficBuilder:
         entry = self._in_cluster_entry(s, deployment, f"external/{service}/{deployment}")
         layer = self._layer(entry, s, policy.connections, False, f"workloads.{deployment}.calls.connections")
         retry = self._retry(policy.retries, f"retries/{deployment}/{service}", self._call_retry_log)
-        return Route(cluster.env, discovery, guarded, layer, entry, policy.timeout, retry, s)
+        return Route(cluster.env, discovery, guarded, layer, entry, policy.timeout, retry, s, policy.connect_timeout)
 
 
 def caller_ip(pod: int) -> int:

@@ -234,7 +234,9 @@ class World:
             local = service.internal_traffic_policy is TrafficPolicy.LOCAL
             view = node_local_view(table, n) if local else table
             prefer = None
-            if not local and topology_preference(service.traffic_distribution, service.topology_mode, table.nodes, zones, cpus, n) is not None:
+            if local and config.mode == "ipvs":  # IPVS programs the cluster's endpoints when it has none of its own
+                view, prefer = table, (lambda nodes, n=n: nodes == n)
+            elif not local and topology_preference(service.traffic_distribution, service.topology_mode, table.nodes, zones, cpus, n) is not None:
                 def prefer(nodes, service=service):  # type: ignore[no-untyped-def]  # recomputed when endpoints are added
                     return topology_preference(service.traffic_distribution, service.topology_mode, nodes, zones, cpus, n)
             internal[s] = make_picker(config, view, self.streams.rng("routing", f"{node}/{service.name}"), s, prefer)  # type: ignore[arg-type]
@@ -378,9 +380,9 @@ class World:
                 return True
             s = next(i for i, t in enumerate(cluster.tables) if t is lb.table)
             view = self.slices.views[target][s]
-            return bool((view.ready & (view.nodes == target)).any())
+            return bool((view.ready_only() & (view.nodes == target)).any())  # healthCheckNodePort counts ready endpoints
         pod = cluster.pods[int(lb.table.pods[target])]
-        if not cluster.node_up[pod.node] or pod.process == "blackhole":
+        if not cluster.node_up[pod.node] or pod.process in ("blackhole", "dark"):
             return None
         return not pod.gone and pod.process == "serving"
 
