@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from netsim.model.request import Outcome
+
 REQUEST_SCHEMA: dict[str, str] = {
     "id": "int64",            # the request's id (unique in the run; its retries keep it)
     "client": "int16",        # index into RunResult.clients
@@ -105,7 +107,7 @@ CALL_SCHEMA: dict[str, str] = {
     "latency_s": "float64",   # sent to answered (or to its failure, or its timeout)
     "outcome": "int8",        # netsim.model.request.Outcome
 }
-OUTCOMES = 9
+OUTCOMES = len(Outcome)
 """How many :class:`netsim.model.request.Outcome` kinds there are (the width of per-kind counts)."""
 
 

@@ -273,3 +273,25 @@ def test_saved_requests_hold_every_call_of_every_measured_request(tmp_path) -> N
     assert sorted(calls["service"].value_counts().to_dict().items()) == [("b", len(requests)), ("c", len(requests))]
     assert set(calls["client"]) == {"a"} and set(calls["caller_pod"]) == {"a-1"}
     assert (calls.loc[calls["service"] == "b", "pod"] == "b-1").all() and (calls["outcome"] == "ok").all()
+
+
+
+def test_calls_to_a_silently_dead_node_fail_with_their_own_kinds_on_the_edge() -> None:
+    """a (node-1) calls b, whose only pod is on node-2; node-2 dies silently at 3 s. The calls after it are not
+    answered: per-request connections' SYNs time out (connect_timeout), and the edge counts them by that kind;
+    the entry requests they served fail upstream."""
+    config = graph({"a": {"concurrency": 8, "operations": {"serve": [{"call": "b"}]},
+                          "calls": {"connect_timeout": "50ms", "timeout": "1s"}},
+                    "b": {"service_time": 0.001}}, "a", 20.0, duration=6.0, warmup=0.0)
+    config["cluster"]["nodes"] = {"count": 2}
+    config["manifests"] = [deployment("a", node_name="node-1"), service("a"), deployment("b", node_name="node-2"), service("b")]
+    config["churn"] = [{"at": "3s", "fail": "node/node-2"}]
+    result = simulate_one(config)
+    calls = {(r["caller"], r["service"]): r for r in edge_rows(result)}[("a", "b")]
+    assert calls["errors_connect_timeout"] > 20 and calls["errors"] == calls["errors_connect_timeout"]
+    req = result.requests
+    late = result.measured() & (req["t_issue_s"] > 3.01)
+    upstream = req["outcome"][late] == Outcome.UPSTREAM
+    # the client's pod on node-2 died with it (client_down); every request of the one on node-1 failed upstream
+    assert (upstream | (req["outcome"][late] == Outcome.CLIENT_DOWN)).all()
+    assert upstream.sum() == calls["errors_connect_timeout"]
