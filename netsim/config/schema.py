@@ -111,6 +111,9 @@ class KubeProxyConfig(Section):
 
     mode: ProxyModeName = "iptables"
     ipvs_scheduler: IpvsSchedulerName = "rr"
+    ipvs_inactive_timeout: Duration = Field(
+        120.0, description="IPVS lc/wlc: how long a closed connection still counts as inactive (the kernel's TIME_WAIT, 120 s; 0: not at all)"
+    )
     sync_period: PositiveDuration = Field(30.0, description="kube-proxy syncs at least this often (s)")
     min_sync_period: Duration = Field(1.0, description="changes within this window are batched into one sync (s)")
     first_packet: FirstPacketConfig = Field(default_factory=FirstPacketConfig)

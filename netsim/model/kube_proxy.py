@@ -45,7 +45,7 @@ __all__ = ["ClientIpAffinity", "KubeProxy", "make_picker", "node_local_view"]
 
 def make_picker(
     config: KubeProxyConfig, table: EndpointTable, rng: np.random.Generator, service: int = 0,
-    prefer: np.ndarray | Callable[[np.ndarray], np.ndarray | None] | None = None,
+    prefer: np.ndarray | Callable[[np.ndarray], np.ndarray | None] | None = None, clock: object | None = None,
 ) -> BatchedPicker:
     """The picker kube-proxy's mode implies, for one node (each node calls this for its own state).
 
@@ -53,13 +53,17 @@ def make_picker(
     kube-proxy gives every IPVS real server weight 1, so ``wrr`` behaves as ``rr``
     and ``wlc`` as ``lc`` here. ``prefer`` (topology: the node's zone's endpoints)
     makes the picker choose among those while any is ready, else among all.
+    ``clock`` (the simulation's environment) lets least-connection schedulers expire
+    closed connections from their inactive counts after ``ipvs_inactive_timeout``.
     """
     scheduler = config.ipvs_scheduler if config.mode == "ipvs" else "random"
     prefer_fn = prefer if callable(prefer) else None  # recomputes the preference for endpoints added later
     if prefer_fn is not None:
         prefer = prefer_fn(table.nodes)
     if scheduler in LEAST_CONNECTION_SCHEDULERS:
-        return LeastConnectionPicker(table, scheduler, prefer=prefer)  # type: ignore[return-value]
+        return LeastConnectionPicker(  # type: ignore[return-value]
+            table, scheduler, prefer=prefer, clock=clock, inactive_timeout=config.ipvs_inactive_timeout
+        )
     if prefer is not None:
         near = make_picker(config, EndpointSubset(table, prefer, prefer_fn), rng, service)  # type: ignore[arg-type]
         return FallbackPicker(near, make_picker(config, table, rng, service))  # type: ignore[return-value]
