@@ -322,7 +322,7 @@ class World:
                                                          for b in step.branches)))
             else:
                 assert isinstance(step, LookupStep)
-                out.append(Lookup(next(numbers), step.tries, step.queries, step.upstream))
+                out.append(Lookup(next(numbers), step.tries, step.queries, step.upstream, step.name))
         return tuple(out)
 
     def _work_sampler(self, pod: Pod, step: Work) -> Any:
