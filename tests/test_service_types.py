@@ -230,7 +230,7 @@ def test_coredns_caches_the_upstream_chase_per_replica() -> None:
     """kubeadm's Corefile caches forwarded names (``cache 30``) in each CoreDNS pod: within 30 s only
     the first lookup reaching each of the 2 replicas pays the upstream chase; every lookup still
     queries CoreDNS (the pods' resolvers keep nothing)."""
-    result, row, _ = run(external_name_config())
+    result, _, _ = run(external_name_config())
     latency, queries = lookups(result)
     chased = np.isclose(latency, 1 + 20 + 2 * 10 + 5)
     assert np.isclose(latency[~chased], 1 + 2 * 10 + 5).all()
