@@ -104,6 +104,9 @@ class SyncCostConfig(Section):
     base: Duration = Field(0.005, description="fixed cost of a sync in any mode (s)")
     iptables_per_rule: Duration = Field(10e-6, description="iptables-restore time per rule written (s)")
     per_change: Duration = Field(50e-6, description="IPVS/nftables: time per changed Service or endpoint (s)")
+    iptables_partial: bool = Field(
+        True, description="iptables: a sync rewrites only the changed Services' chains (kube-proxy >= v1.28); false: every rule"
+    )
 
 
 class KubeProxyConfig(Section):
@@ -114,8 +117,10 @@ class KubeProxyConfig(Section):
     ipvs_inactive_timeout: Duration = Field(
         120.0, description="IPVS lc/wlc: how long a closed connection still counts as inactive (the kernel's TIME_WAIT, 120 s; 0: not at all)"
     )
-    sync_period: PositiveDuration = Field(30.0, description="kube-proxy syncs at least this often (s)")
-    min_sync_period: Duration = Field(1.0, description="changes within this window are batched into one sync (s)")
+    sync_period: PositiveDuration = Field(
+        3600.0, description="with no change kube-proxy still syncs, fully, this often: FullSyncPeriod, 1 h (older versions: 30 s) (s)"
+    )
+    min_sync_period: Duration = Field(1.0, description="at least this long between the end of a sync and the next (s)")
     first_packet: FirstPacketConfig = Field(default_factory=FirstPacketConfig)
     sync_cost: SyncCostConfig = Field(default_factory=SyncCostConfig)
 

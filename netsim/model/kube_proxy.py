@@ -84,9 +84,27 @@ IPTABLES_RULES_PER_ENDPOINT = 3
 """KUBE-SVC probability rule + KUBE-SEP masquerade and DNAT (2 endpoints/Service gives Huawei's 8 rules)."""
 
 
+IPTABLES_RULES_ALWAYS_WRITTEN_PER_SERVICE = 1
+"""What a partial sync still writes for every Service port: its jump in ``KUBE-SERVICES`` (or ``KUBE-NODEPORTS``)."""
+
+
 def iptables_rule_count(services: int, endpoints: int) -> int:
-    """Rules kube-proxy writes in iptables mode: proportional to Services plus endpoints."""
+    """Rules a full iptables sync writes: proportional to Services plus endpoints."""
     return IPTABLES_RULES_PER_SERVICE * services + IPTABLES_RULES_PER_ENDPOINT * endpoints
+
+
+def iptables_partial_rule_count(services: int, changed_endpoints: int, changed_services: int = 1) -> int:
+    """Rules a partial iptables sync writes (KEP-3453, kube-proxy ≥ v1.28).
+
+    ``syncProxyRules`` always rewrites the top-level chains (``KUBE-SERVICES``,
+    ``KUBE-NODEPORTS``, the filter chains): one jump per Service port; it writes the
+    ``KUBE-SVC``/``KUBE-SEP`` chains only of the Services whose Service or
+    EndpointSlices changed ("If the SVC/SVL/EXT/FW/SEP chains have not changed
+    since the last sync then we can omit them from the restore input").
+    """
+    return (IPTABLES_RULES_ALWAYS_WRITTEN_PER_SERVICE * services
+            + (IPTABLES_RULES_PER_SERVICE - IPTABLES_RULES_ALWAYS_WRITTEN_PER_SERVICE) * changed_services
+            + IPTABLES_RULES_PER_ENDPOINT * changed_endpoints)
 
 
 def first_packet_cost(config: KubeProxyConfig, position: np.ndarray, jitter: np.ndarray) -> np.ndarray:
@@ -115,7 +133,8 @@ def draw_rule_position(rng: np.random.Generator, rules: int) -> float:
 
 
 def sync_duration(config: KubeProxyConfig, rules: int, changes: int = 1) -> float:
-    """How long one sync takes: iptables rewrites its rules (∝ rule count); IPVS/nftables apply the changes."""
+    """How long one sync takes: iptables writes ``rules`` (all of them in a full sync, the top-level chains and the
+    changed Services' chains in a partial one: :func:`iptables_partial_rule_count`); IPVS/nftables apply the changes."""
     cost = config.sync_cost
     if config.mode == "iptables":
         return cost.base + cost.iptables_per_rule * rules
