@@ -144,19 +144,20 @@ def sync_duration(config: KubeProxyConfig, rules: int, changes: int = 1) -> floa
 def sync_times(config: KubeProxyConfig, changes: np.ndarray, horizon: float, rules: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """When kube-proxy syncs, given the times endpoints changed: (start, end) of every sync up to ``horizon``.
 
-    A change triggers a sync no sooner than ``min_sync_period`` after the previous
-    sync started (changes meanwhile are batched into it); with no change, a sync
-    still runs every ``sync_period``. A sync starts only after the previous one
-    ended. The churn issue feeds this (or its event-driven twin) the change times.
+    As current kube-proxy's runner: a change triggers a sync no sooner than
+    ``min_sync_period`` after the previous sync *ended* (changes meanwhile are
+    batched into it); with no change, a sync still runs every ``sync_period``.
+    Every sync is priced as a full one here; the SimPy world
+    (:class:`netsim.model.propagation.NodeProxySync`) also prices partial syncs.
     """
     changes = np.sort(np.asarray(changes, dtype=np.float64))
     starts: list[float] = []
     ends: list[float] = []
-    last_start, last_end, i = -np.inf, 0.0, 0
+    last_start, last_end, i = -np.inf, -np.inf, 0
     while True:
         pending = changes[i] if i < changes.size else np.inf
         periodic = (last_start if starts else 0.0) + config.sync_period
-        start = max(min(max(pending, last_start + config.min_sync_period), periodic), last_end)
+        start = max(min(pending, periodic), last_end + config.min_sync_period)
         if start > horizon:
             break
         batched = int(np.searchsorted(changes, start, side="right")) - i
