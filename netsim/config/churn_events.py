@@ -205,7 +205,7 @@ class ControlPlaneConfig(_Section):
         default_factory=lambda: coerce_distribution({"distribution": "exponential", "mean": "100ms"}), validate_default=True,
         description="API server → a node's kube-proxy informer, per node (an assumption)",
     )
-    min_sync_period: Duration = Field(1.0, description="kube-proxy --min-sync-period (default 1s)")
+    min_sync_period: Duration = Field(1.0, description="kube-proxy minSyncPeriod, --iptables-min-sync-period (default 1s)")
     sync_period: PositiveDuration = Field(3600.0, description="kube-proxy's periodic full sync (FullSyncPeriod, 1 h; older versions 30 s)")
     sync_burst: Count = Field(
         1, ge=1, description="1: current kube-proxy (cooldown after each sync, no burst); 2: the older runner's token bucket"
