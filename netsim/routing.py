@@ -11,6 +11,7 @@ them thousands at a time, so the per-request cost is a list lookup.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -178,6 +179,9 @@ MH_TABLE_SIZE = 4093
 GOLDEN_RATIO_32 = 0x61C88647
 POD_CIDR_BASE = 0x0AF40000
 """10.244.0.0: client pod *i* has source address ``POD_CIDR_BASE + i`` for the hash schedulers."""
+IPVS_TIME_WAIT_S = 120.0
+"""IPVS's TCP TIME_WAIT (and FIN_WAIT) timeout, ``tcp_timeouts[]`` in ``ip_vs_proto_tcp.c``: how long a closed
+connection still counts in ``inactconns``."""
 SERVICE_CIDR_BASE = 0x0A600000
 """10.96.0.0: Service *s* has ClusterIP ``SERVICE_CIDR_BASE + s`` (what ``dh`` hashes)."""
 
@@ -361,20 +365,34 @@ class WeightedRoundRobinPicker(BatchedPicker):
 class LeastConnectionPicker:
     """IPVS ``lc``/``wlc``/``sed``/``nq`` on one node: this node's own connection counters.
 
+    The kernel keeps, per real server of a virtual service, ``activeconns`` (connections
+    in ESTABLISHED) and ``inactconns`` (any other state: a closed connection sits in
+    FIN_WAIT or TIME_WAIT, each 120 s by default, until IPVS's own timer drops its
+    entry; ``net/netfilter/ipvs/ip_vs_proto_tcp.c``, ``set_tcp_state`` and
+    ``tcp_timeouts``). ``lc`` and ``wlc`` weigh them as ``activeconns × 256 +
+    inactconns`` (``ip_vs_dest_conn_overhead``), so a closed connection goes on
+    counting 1/256 of an open one for ``inactive_timeout`` seconds; ``sed`` and ``nq``
+    look at active connections only. :meth:`release` (a connection through this node
+    closed) moves one connection from active to inactive; it expires ``inactive_timeout``
+    later, checked at the next pick (``clock.time``: the simulation's clock). Either way
+    a normal close ends in TIME_WAIT (client first: CLOSE_WAIT then TIME_WAIT; server
+    first: FIN_WAIT then TIME_WAIT), so one timeout covers both. A reset (CLOSE, 10 s)
+    only ends connections whose pod has gone, whose endpoint is no longer a candidate,
+    so it is not told apart. Without a clock (``clock=None``) nothing expires.
+
     The counters live in numpy arrays, with the scheduler's cost per endpoint kept
     up to date incrementally: a pick is one ``argmin`` (the first minimum, as the
-    kernel keeps) plus a one-element update, and :meth:`release` (a connection
-    through this node closed) another. Measured (benchmarks/routing.py, pick +
-    release): plain lists with ``min(range(n), key=...)`` are ~2.7x faster at
-    n = 10 (2.0M vs 0.74M/s) but ~18x slower at n = 1,000 (36k vs 665k/s); numpy
-    keeps the cost flat in n, and 1.4 µs is small beside a request's ~3 µs. Connections count as *active* until closed;
-    netsim does not model TIME_WAIT, so ``inactive`` stays 0.
+    kernel keeps) plus a one-element update, and :meth:`release` another. Measured
+    (benchmarks/routing.py, pick + release): plain lists with ``min(range(n), key=...)``
+    are ~2.7x faster at n = 10 (2.0M vs 0.74M/s) but ~18x slower at n = 1,000 (36k vs
+    665k/s); numpy keeps the cost flat in n, and 1.4 µs is small beside a request's ~3 µs.
     """
 
     stateful = True
 
     def __init__(
-        self, table: EndpointTable, scheduler: str, weights: np.ndarray | None = None, prefer: np.ndarray | None = None
+        self, table: EndpointTable, scheduler: str, weights: np.ndarray | None = None, prefer: np.ndarray | None = None,
+        clock: object | None = None, inactive_timeout: float = IPVS_TIME_WAIT_S,
     ) -> None:
         if scheduler not in LEAST_CONNECTION_SCHEDULERS:
             raise ValueError(f"not a least-connection scheduler: {scheduler!r}")
@@ -383,6 +401,12 @@ class LeastConnectionPicker:
         n = len(table)
         self.weights = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
         self.active = np.zeros(n, dtype=np.int64)
+        self.inactive = np.zeros(n, dtype=np.int64)
+        """Closed connections IPVS still holds (FIN_WAIT/TIME_WAIT), per endpoint."""
+        self._clock = clock
+        self.inactive_timeout = float(inactive_timeout)
+        self._expiring: deque[tuple[float, int]] = deque()
+        """(expiry time, position) of each inactive connection, oldest first (one timeout: release order is expiry order)."""
         self._position = {int(p): i for i, p in enumerate(np.asarray(table.pods).tolist())}
         self._key = np.zeros(n)
         self.prefer = None if prefer is None else np.asarray(prefer, dtype=bool)
@@ -394,11 +418,12 @@ class LeastConnectionPicker:
         n, had = len(self.table), self.active.size
         if n > had:  # new endpoints (pods created during the run): no connections, weight 1, not preferred
             self.active = np.concatenate([self.active, np.zeros(n - had, dtype=np.int64)])
+            self.inactive = np.concatenate([self.inactive, np.zeros(n - had, dtype=np.int64)])
             self.weights = np.concatenate([self.weights, np.ones(n - had)])
             if self.prefer is not None:
                 self.prefer = np.concatenate([self.prefer, np.zeros(n - had, dtype=bool)])
             self._position = {int(p): i for i, p in enumerate(np.asarray(self.table.pods).tolist())}
-        self._key = least_connection_keys(self.scheduler, self.active, self.weights, self.table.ready)
+        self._key = least_connection_keys(self.scheduler, self.active, self.weights, self.table.ready, self.inactive)
 
     def _update(self, i: int) -> None:
         self._key[i] = least_connection_keys(
@@ -410,13 +435,25 @@ class LeastConnectionPicker:
             return np.inf
         a, w = float(self.active[i]), float(self.weights[i])
         if self.scheduler == "lc":
-            return a * 256.0
+            return a * 256.0 + float(self.inactive[i])
         if w <= 0:
             return np.inf
-        return a * 256.0 / w if self.scheduler == "wlc" else (a + 1.0) / w
+        return (a * 256.0 + float(self.inactive[i])) / w if self.scheduler == "wlc" else (a + 1.0) / w
+
+    def _expire(self) -> None:
+        """IPVS's timer drops the closed connections whose FIN_WAIT/TIME_WAIT timeout has run out."""
+        expiring = self._expiring
+        now = self._clock.time  # type: ignore[union-attr]
+        while expiring and expiring[0][0] <= now:
+            i = expiring.popleft()[1]
+            self.inactive[i] -= 1
+            if self.scheduler in ("lc", "wlc"):
+                self._update(i)
 
     def __call__(self, source: int = 0) -> int:
         """Open a connection: the pod of the cheapest endpoint, or -1 when none is ready."""
+        if self._expiring and self._clock is not None:
+            self._expire()
         key = self._key
         if self.prefer is not None:
             near = np.where(self.prefer, key, np.inf)
@@ -435,11 +472,14 @@ class LeastConnectionPicker:
         return int(self.table.pods[i])
 
     def release(self, pod: int) -> None:
-        """A connection this node opened to ``pod`` closed."""
+        """A connection this node opened to ``pod`` closed: active until now, inactive for ``inactive_timeout``."""
         i = self._position.get(pod)
         if i is None or self.active[i] == 0:
             return
         self.active[i] -= 1
+        if self._clock is not None and self.inactive_timeout > 0.0:
+            self.inactive[i] += 1
+            self._expiring.append((self._clock.time + self.inactive_timeout, i))  # type: ignore[attr-defined]
         if self.scheduler == "nq" and self.active[i] == 0:
             self._key[i] = -1.0 + i / (len(self.active) + 1.0) if self.table.ready[i] and self.weights[i] > 0 else np.inf
         else:

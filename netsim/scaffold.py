@@ -92,7 +92,7 @@ def render(deployments: Sequence[Deployment], services: Sequence[Service], manif
         *_nodes(deployments),
         "  network: " + _network() + "   # one-way latency of a hop",
         "  kube_proxy: {mode: iptables}   # iptables | nftables | ipvs (with ipvs_scheduler: rr, lc, sh, ...)",
-        "  dns: {latency: 300us, cache_ttl: 30s}",
+        "  dns: {latency: 300us}",
     ]
     if any(s.type is ServiceType.LOAD_BALANCER for s in services):
         lines.append("  load_balancer: {provider: generic}   # the cloud LB of LoadBalancer Services: aws-nlb, aws-clb, gcp, azure or generic")

@@ -73,5 +73,6 @@ def test_lifecycle_and_control_plane_defaults():
     lc = WorkloadConfig(startup="3s", prestop={"distribution": "uniform", "low": "1s", "high": "2s"})
     assert lc.startup.mean == 3 and lc.prestop.mean == 1.5
     cp = ControlPlaneConfig()
-    assert (cp.endpointslice_batch_period, cp.min_sync_period, cp.sync_period) == (0.0, 1.0, 30.0)
+    # kube-proxy's current runner: minSyncPeriod 1 s, no burst, a periodic full sync every FullSyncPeriod (1 h)
+    assert (cp.endpointslice_batch_period, cp.min_sync_period, cp.sync_period, cp.sync_burst) == (0.0, 1.0, 3600.0, 1)
     assert cp.eviction_timeout == 300

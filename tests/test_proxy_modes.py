@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from builders import experiment, simulate_one
+from builders import deployment, experiment, service, simulate_one
 
 from netsim import theory
 from netsim.config.schema import KubeProxyConfig
@@ -22,8 +22,10 @@ from netsim.model.request import Outcome
 PODS, MU, RHO = 3, 1000.0, 0.7
 
 
-def _latencies(mode: str, scheduler: str = "rr", duration: float = 40.0) -> np.ndarray:
-    config = experiment(replicas=PODS, rate=RHO * MU * PODS, mean_service=1 / MU, duration=duration, warmup=2.0)
+def _latencies(mode: str, scheduler: str = "rr", duration: float = 40.0, nodes: int = 1) -> np.ndarray:
+    """Latencies in issue order (one client pod per node, each node its own kube-proxy)."""
+    config = experiment(replicas=PODS, rate=RHO * MU * PODS, mean_service=1 / MU, duration=duration, warmup=2.0,
+                        nodes={"count": nodes})
     config["cluster"]["kube_proxy"] = {"mode": mode, "ipvs_scheduler": scheduler}
     result = simulate_one(config)
     req = result.requests
@@ -45,11 +47,86 @@ def test_random_modes_are_independent_mm1(mode: str) -> None:
     assert abs(mean - theory.mm1_mean_sojourn(RHO * MU, MU)) <= 4 * se
 
 
-def test_lc_lies_between_pooled_mmn_and_rr() -> None:
-    mean, se = theory.batch_means(_latencies("ipvs", "lc"), batches=25)
+def test_lc_beats_rr_where_they_differ_and_lies_above_pooled_mmn() -> None:
+    """Per-request connections from one node: lc sees every close, so it joins the shortest queue (the
+    inactive TIME_WAIT counts grow alike on identical pods and only break ties); rr gives E_N/M/1.
+    lc must lie between the pooled M/M/N bound and rr's E_N/M/1, and below the simulated rr by more
+    than the noise of both runs."""
+    lc, se_lc = theory.batch_means(_latencies("ipvs", "lc"), batches=25)
+    rr, se_rr = theory.batch_means(_latencies("ipvs", "rr"), batches=25)
     lower = theory.mmc_mean_sojourn(RHO * MU * PODS, MU, PODS)
     upper = theory.ek_m1_mean_sojourn(PODS, RHO * MU, MU)
-    assert lower - 4 * se <= mean <= upper + 4 * se, (lower, mean, upper, se)
+    assert lower - 4 * se_lc <= lc < upper - 4 * se_lc, (lower, lc, upper, se_lc)
+    assert lc < rr - 4 * (se_lc + se_rr), (lc, rr, se_lc, se_rr)
+
+
+def _fast_and_slow(scheduler: str, inactive_timeout: float, duration: float = 10.0):  # type: ignore[no-untyped-def]
+    """Two pods behind one Service, one four times slower (0.5 ms vs 2 ms), 1200 rps of per-request connections."""
+    fast = deployment("fast", 1, labels={"app": "web", "tier": "fast"})
+    slow = deployment("slow", 1, labels={"app": "web", "tier": "slow"})
+    config = experiment(rate=1200.0, duration=duration, warmup=0.0, manifests=[fast, slow, service("web", {"app": "web"})])
+    workload = config["workloads"].pop("default")
+    config["workloads"]["fast"] = dict(workload, service_time={"distribution": "exponential", "mean": "0.5ms"})
+    config["workloads"]["slow"] = dict(workload, service_time={"distribution": "exponential", "mean": "2ms"})
+    config["cluster"]["kube_proxy"] = {"mode": "ipvs", "ipvs_scheduler": scheduler, "ipvs_inactive_timeout": inactive_timeout}
+    return config
+
+
+def test_lc_counts_closed_connections_for_ipvs_timeout_and_they_steer_it() -> None:
+    """The kernel's lc cost, activeconns × 256 + inactconns, with every closed connection held 120 s:
+
+    - after a run shorter than the timeout, each endpoint's inactive count is the number of
+      connections closed to its pod (one per request: the records count them);
+    - 120 s after the last close they have all expired;
+    - so at a high connection rate lc balances *connections opened* more than load: the slow pod
+      (4× slower) gets a larger share than when closed connections do not count (join-the-shortest-
+      queue), though still less than rr's half, and rr, blind to its queue, overloads it (ρ = 1.2).
+    """
+    from netsim.config import load_experiment
+    from netsim.model.world import World
+
+    world = World(load_experiment(_fast_and_slow("lc", 120.0)).runs()[0])
+    world.start()
+    world.env.run(until=world.drained)
+    picker = world.proxies[0].picker(0)
+    req = world.recorder.columns()
+    done = np.bincount(req["pod"][req["outcome"] == Outcome.OK], minlength=2)
+    assert world.env.time < 120.0
+    assert picker.active.sum() == 0
+    assert picker.inactive.tolist() == done[picker.table.pods].tolist()
+    world.env.run(until=world.env.time + 120.0)
+    picker()  # the next pick drops what IPVS's timer dropped
+    assert picker.inactive.sum() == 0
+
+    def slow_share(scheduler: str, timeout: float) -> tuple[float, float]:
+        result = simulate_one(_fast_and_slow(scheduler, timeout))
+        ok = result.measured() & (result.requests["outcome"] == Outcome.OK)
+        pods = result.requests["pod"][ok]
+        return float(np.mean(pods == 1)), float(result.requests["latency_s"][ok].mean())
+
+    held, lc_latency = slow_share("lc", 120.0)
+    not_held, _ = slow_share("lc", 0.0)
+    half, rr_latency = slow_share("rr", 120.0)
+    se = np.sqrt(0.25 / 12_000)  # binomial standard error of a share of 12,000 connections, at its largest
+    assert not_held + 10 * se < held < half - 10 * se, (not_held, held, half)
+    assert abs(half - 0.5) < 4 * se
+    assert lc_latency < rr_latency / 10  # rr's slow pod is overloaded: its queue grows all run
+
+
+def test_ipvs_rr_from_several_nodes_lies_between_one_nodes_ek_m1_and_random() -> None:
+    """Every node's IPVS keeps its own rr pointer: a pod's arrivals merge M independent Erlang-N
+    streams, which has no closed form. With one client node it is E_N/M/1; as client nodes are
+    added the merged stream tends to Poisson (random routing, M/M/1). So the mean sojourn must lie
+    between the two, and grow with the number of client nodes. The runs share their arrival
+    stream (common random numbers), so the growth is judged on paired per-request differences."""
+    lower, upper = theory.ek_m1_mean_sojourn(PODS, RHO * MU, MU), theory.mm1_mean_sojourn(RHO * MU, MU)
+    runs = {m: _latencies("ipvs", "rr", duration=20.0, nodes=m) for m in (1, 4, 32)}
+    for m, latency in runs.items():
+        mean, se = theory.batch_means(latency, batches=25)
+        assert lower - 4 * se <= mean <= upper + 4 * se, (m, lower, mean, upper, se)
+    for few, many in ((1, 4), (4, 32)):
+        gain, se = theory.batch_means(runs[many] - runs[few], batches=25)
+        assert gain > 4 * se, (few, many, gain, se)
 
 
 # --- first-packet cost -------------------------------------------------------------------------
@@ -196,8 +273,9 @@ def test_syncs_are_batched_by_min_sync_period_and_at_most_sync_period_apart() ->
     changes = np.array([0.1, 0.2, 0.3, 0.35, 5.0, 5.5])
     starts, ends = sync_times(config, changes, horizon=100.0, rules=1000)
     assert starts[0] == pytest.approx(0.1)
-    assert starts[1] == pytest.approx(1.1)  # 0.2-0.35 batched into one sync, min_sync_period after the first
-    assert np.all(np.diff(starts) >= config.min_sync_period - 1e-12)
+    # 0.2-0.35 batched into one sync, min_sync_period after the first *ended* (the runner's cooldown)
+    assert starts[1] == pytest.approx(ends[0] + config.min_sync_period) and ends[0] > starts[0]
+    assert np.all(starts[1:] - ends[:-1] >= config.min_sync_period - 1e-12)
     assert np.all(np.diff(starts) <= config.sync_period + 1e-12)
     assert np.all(starts[1:] >= ends[:-1])
     assert len(starts) < len(changes) + 100 / 30 + 1

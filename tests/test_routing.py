@@ -95,6 +95,41 @@ def test_least_connection_release_lowers_the_count() -> None:
     assert picker() == 101
 
 
+class _Clock:
+    time = 0.0
+
+
+def test_lc_weighs_closed_connections_as_the_kernel_does_until_ipvs_drops_them() -> None:
+    """``ip_vs_dest_conn_overhead``: activeconns × 256 + inactconns, a closed connection held in TIME_WAIT
+    for 120 s (``tcp_timeouts``) before it stops counting."""
+    clock = _Clock()
+    picker = LeastConnectionPicker(_table(np.ones(2, dtype=bool)), "lc", clock=clock)
+    assert picker() == 100  # A: one active connection, cost 256
+    for _ in range(255):  # B: 255 connections opened and closed: cost 255 < 256
+        assert picker() == 101
+        picker.release(101)
+    assert picker.inactive.tolist() == [0, 255]
+    assert picker() == 101  # 255 < 256
+    picker.release(101)  # B: 256 inactive, tied with A's one active: the first minimum (A) wins
+    assert picker() == 100
+    picker.release(100)
+    picker.release(100)  # A: 2 inactive, B: 256 inactive
+    clock.time = 119.0
+    assert picker() == 100  # nothing has expired yet
+    picker.release(100)
+    clock.time = 120.0 + 1e-9  # B's closed connections (and A's first two) left TIME_WAIT; A's last is still held
+    assert picker() == 101
+    assert picker.inactive.tolist() == [1, 0]
+
+
+def test_lc_without_a_timeout_or_clock_counts_only_open_connections() -> None:
+    for picker in (LeastConnectionPicker(_table(np.ones(2, dtype=bool)), "lc"),
+                   LeastConnectionPicker(_table(np.ones(2, dtype=bool)), "lc", clock=_Clock(), inactive_timeout=0.0)):
+        assert picker() == 100
+        picker.release(100)
+        assert picker() == 100 and picker.inactive.sum() == 0
+
+
 @given(st.integers(2, 30), st.integers(0, 10**6), st.integers(1, 200))
 def test_per_node_state_is_independent(n: int, seed: int, extra: int) -> None:
     """Picks through one node's kube-proxy never change what another node's would pick."""

@@ -210,7 +210,7 @@ def lookups(result) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped
 
 
 def test_external_name_costs_dns_with_cname_plus_internet_round_trip_plus_host_time() -> None:
-    result, row, _ = run(external_name_config())
+    result, row, _ = run(external_name_config(upstream_cache_ttl="0s"))
     assert row["errors"] == 0
     latency, queries = lookups(result)
     # 1 query (short name, first try) + CNAME chased upstream + 2 × internet + host
@@ -218,6 +218,18 @@ def test_external_name_costs_dns_with_cname_plus_internet_round_trip_plus_host_t
     assert (queries == 1).all()
     assert 0 < row["dns_queries_per_request"] <= 1
     assert (result.requests["pod"] == -1).all()
+
+
+def test_coredns_caches_the_upstream_chase_per_replica() -> None:
+    """kubeadm's Corefile caches forwarded names (``cache 30``) in each CoreDNS pod: within 30 s only
+    the first lookup reaching each of the 2 replicas pays the upstream chase; every lookup still
+    queries CoreDNS (the pods' resolvers keep nothing)."""
+    result, _, _ = run(external_name_config())
+    latency, queries = lookups(result)
+    chased = np.isclose(latency, 1 + 20 + 2 * 10 + 5)
+    assert np.isclose(latency[~chased], 1 + 2 * 10 + 5).all()
+    assert 1 <= chased.sum() <= 2  # a 5 s run: one 30 s window, two replicas
+    assert (queries == 1).all() and latency.size > 100  # per-request connections: a lookup per request
 
 
 def test_external_name_default_host_time_is_documented() -> None:
@@ -235,14 +247,14 @@ def test_external_name_default_host_time_is_documented() -> None:
     ("db.default.svc.cluster.local.", 1),  # a trailing dot: absolute, first try
 ])
 def test_ndots_search_path_expansion_counts_queries(target: str, queries: int) -> None:
-    result, _, _ = run(external_name_config(target))
+    result, _, _ = run(external_name_config(target, upstream_cache_ttl="0s"))
     latency, sent = lookups(result)
     assert (sent == queries).all()
     assert latency == pytest.approx(np.full(latency.size, queries * 1 + 20 + 2 * 10 + 5))
 
 
 def test_aaaa_doubles_queries_not_time() -> None:
-    result, _, _ = run(external_name_config("db.default.svc.cluster.local", aaaa=True))
+    result, _, _ = run(external_name_config("db.default.svc.cluster.local", aaaa=True, upstream_cache_ttl="0s"))
     latency, sent = lookups(result)
     assert (sent == 8).all()
     assert latency == pytest.approx(np.full(latency.size, 4 * 1 + 20 + 2 * 10 + 5))

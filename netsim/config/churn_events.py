@@ -205,9 +205,11 @@ class ControlPlaneConfig(_Section):
         default_factory=lambda: coerce_distribution({"distribution": "exponential", "mean": "100ms"}), validate_default=True,
         description="API server → a node's kube-proxy informer, per node (an assumption)",
     )
-    min_sync_period: Duration = Field(1.0, description="kube-proxy --iptables-min-sync-period (default 1s)")
-    sync_period: PositiveDuration = Field(30.0, description="kube-proxy --iptables-sync-period (default 30s)")
-    sync_burst: Count = Field(2, ge=1, description="syncs kube-proxy may run back to back before min_sync_period applies")
+    min_sync_period: Duration = Field(1.0, description="kube-proxy minSyncPeriod, --iptables-min-sync-period (default 1s)")
+    sync_period: PositiveDuration = Field(3600.0, description="kube-proxy's periodic full sync (FullSyncPeriod, 1 h; older versions 30 s)")
+    sync_burst: Count = Field(
+        1, ge=1, description="1: current kube-proxy (cooldown after each sync, no burst); 2: the older runner's token bucket"
+    )
     node_monitor_grace_period: Duration = Field(
         40.0, description="a silent node is marked NotReady (its pods not-ready) after this (kube-controller-manager)"
     )

@@ -106,6 +106,9 @@ class SyncCostConfig(Section):
     base: Duration = Field(0.005, description="fixed cost of a sync in any mode (s)")
     iptables_per_rule: Duration = Field(10e-6, description="iptables-restore time per rule written (s)")
     per_change: Duration = Field(50e-6, description="IPVS/nftables: time per changed Service or endpoint (s)")
+    iptables_partial: bool = Field(
+        True, description="iptables: a sync rewrites only the changed Services' chains (kube-proxy >= v1.28); false: every rule"
+    )
 
 
 class KubeProxyConfig(Section):
@@ -113,17 +116,40 @@ class KubeProxyConfig(Section):
 
     mode: ProxyModeName = "iptables"
     ipvs_scheduler: IpvsSchedulerName = "rr"
-    sync_period: PositiveDuration = Field(30.0, description="kube-proxy syncs at least this often (s)")
-    min_sync_period: Duration = Field(1.0, description="changes within this window are batched into one sync (s)")
+    ipvs_inactive_timeout: Duration = Field(
+        120.0, description="IPVS lc/wlc: how long a closed connection still counts as inactive (the kernel's TIME_WAIT, 120 s; 0: not at all)"
+    )
+    sync_period: PositiveDuration = Field(
+        3600.0, description="with no change kube-proxy still syncs, fully, this often: FullSyncPeriod, 1 h (older versions: 30 s) (s)"
+    )
+    min_sync_period: Duration = Field(1.0, description="at least this long between the end of a sync and the next (s)")
     first_packet: FirstPacketConfig = Field(default_factory=FirstPacketConfig)
     sync_cost: SyncCostConfig = Field(default_factory=SyncCostConfig)
 
 
-class DnsConfig(Section):
-    """Cluster DNS (CoreDNS) as a client pod sees it."""
+class NodeCacheConfig(Section):
+    """NodeLocal DNSCache: a caching DNS agent on every node, which pods query instead of CoreDNS."""
 
-    latency: Latency = Field(default_factory=lambda: coerce_distribution("300us"), validate_default=True)
-    cache_ttl: Duration = Field(30.0, description="how long a client pod reuses an answer (s)")
+    enabled: bool = Field(False, description="the cluster runs NodeLocal DNSCache (a DaemonSet)")
+    latency: Latency = Field(
+        default_factory=lambda: coerce_distribution("100us"), validate_default=True,
+        description="a query answered by the node's cache (same node, no DNAT; netsim's assumption)",
+    )
+    ttl: Duration = Field(30.0, description="how long it keeps an answer (its Corefile: cache success 9984 30)")
+    negative_ttl: Duration = Field(5.0, description="how long it keeps an NXDOMAIN (its Corefile: cache denial 9984 5)")
+
+
+class DnsConfig(Section):
+    """Cluster DNS (CoreDNS, and NodeLocal DNSCache if the cluster runs it) as a client pod sees it."""
+
+    latency: Latency = Field(
+        default_factory=lambda: coerce_distribution("300us"), validate_default=True,
+        description="a query answered by CoreDNS, from the pod (cluster names: the kubernetes plugin's index, no cache)",
+    )
+    cache_ttl: Duration = Field(
+        0.0, description="the pod's own resolver cache: 0 = none (glibc, musl, Go); the JVM keeps answers 30 s (s)"
+    )
+    node_cache: NodeCacheConfig = Field(default_factory=NodeCacheConfig)
     ndots: Count = Field(5, ge=0, le=15, description="resolv.conf ndots: names with fewer dots try the search list first")
     search: list[str] = Field(
         default_factory=list,
@@ -135,6 +161,13 @@ class DnsConfig(Section):
         default_factory=lambda: coerce_distribution("20ms"), validate_default=True,
         description="CoreDNS forwarding a name outside cluster.local upstream (an ExternalName's CNAME target)",
     )
+    upstream_cache_ttl: Duration = Field(30.0, description="CoreDNS caches forwarded answers this long (kubeadm Corefile: cache 30)")
+    coredns_replicas: Count = Field(2, ge=1, description="CoreDNS pods, each with its own cache of forwarded names (kubeadm: 2)")
+
+    @field_validator("node_cache", mode="before")
+    @classmethod
+    def _node_cache_shorthand(cls, value: Any) -> Any:
+        return {"enabled": value} if isinstance(value, bool) else value
 
 
 CONNECT_TIMEOUT_S = 127.0

@@ -65,6 +65,11 @@ class PerRequest:
     def add_slot(self) -> None:
         return None
 
+    @staticmethod
+    def reuses(slot: int) -> bool:
+        """Never: every request dials (and so looks the name up)."""
+        return False
+
     def _send_counted(self, request: Request) -> None:
         conn = self._entry.open(request)
         if conn is not None:
@@ -138,6 +143,26 @@ class KeepAlivePool(_Pool):
         self._idle.append(deque())
         self._waiting.append(deque())
 
+    def reuses(self, slot: int) -> bool:
+        """Will the slot's next request go on an open connection, or wait for one (no dial, no lookup)?
+
+        Drops idle connections that no longer work or have retired, as :meth:`send` would.
+        """
+        idle = self._idle[slot]
+        while idle:
+            conn = idle[0]
+            if conn.retired:
+                idle.popleft()
+                continue
+            broken = self._entry.broken(conn)
+            if broken or self._expired(conn):
+                idle.popleft()
+                self.reconnects += broken
+                self._close(conn, slot)
+                continue
+            return True
+        return len(self.open[slot]) >= self.pool
+
     def send(self, request: Request) -> None:
         """An idle connection that still works, a new one while the pool has room, or wait."""
         slot = request.slot
@@ -181,7 +206,7 @@ class KeepAlivePool(_Pool):
             if not waiter.ended:
                 waiter.conn_wait = self._clock.time - waiter.t_try - part(waiter, "dns_wait")
                 waiter.special = True
-                self.send(waiter)
+                self.send(waiter)  # simplified: a new connection for a waiter opens without a lookup of its own
 
 
 class MultiplexedPool(_Pool):
@@ -195,8 +220,12 @@ class MultiplexedPool(_Pool):
         super().add_slot()
         self._turn.append(0)
 
-    def send(self, request: Request) -> None:
-        slot = request.slot
+    def reuses(self, slot: int) -> bool:
+        """Will the slot's next request go on an open connection (the pool is full of working ones)?"""
+        self._drop_dead(slot)
+        return len(self.open[slot]) >= self.pool
+
+    def _drop_dead(self, slot: int) -> None:
         conns = self.open[slot]
         entry = self._entry
         for conn in [c for c in conns if entry.broken(c) or self._expired(c)]:
@@ -205,6 +234,11 @@ class MultiplexedPool(_Pool):
             conn.retired = True
             if conn.in_flight == 0:
                 conn.picker.release(conn.pod.index)
+
+    def send(self, request: Request) -> None:
+        slot = request.slot
+        conns = self.open[slot]
+        self._drop_dead(slot)
         if len(conns) < self.pool:
             conn = self._open(request)
             if conn is not None:

@@ -12,7 +12,8 @@ them in the SimPy world:
 pod change at *t* → slice written at *w* (batch period, processing) → node *n*
 sees it at *w* + watch delay (a draw per node and write) → its next allowed sync
 (``min_sync_period``, burst) → sync duration (:func:`netsim.model.kube_proxy.sync_duration`,
-the one cost model: iptables ∝ rule count, IPVS/nftables per change) → node *n*'s
+the one cost model: iptables ∝ rules written — every rule in a full sync, the top-level chains and the
+changed Service's chains in a partial one — IPVS/nftables per change) → node *n*'s
 :class:`~netsim.routing.EndpointTable` takes the slice as written at *w* and its
 pickers are invalidated. The network programming latency of the change on *n* is
 the programmed time − *t* (recorded for every change on every live node).
@@ -43,7 +44,7 @@ from netsim.config.churn_events import ControlPlaneConfig
 from netsim.config.schema import KubeProxyConfig
 from netsim.distributions import BlockSampler
 from netsim.model.events import call_later
-from netsim.model.kube_proxy import KubeProxy, iptables_rule_count, sync_duration
+from netsim.model.kube_proxy import KubeProxy, iptables_partial_rule_count, iptables_rule_count, sync_duration
 from netsim.model.propagation import EndpointSliceController, NodeProxySync
 from netsim.routing import EndpointTable
 
@@ -93,7 +94,8 @@ class EndpointSlices:
         self.controllers = [EndpointSliceController(cp.endpointslice_batch_period) for _ in tables]
         self._processing = BlockSampler(cp.endpointslice_processing, rng("endpointslice-controller"))
         self._watch = [BlockSampler(cp.watch_delay, rng(f"watch/{n}")) for n in range(nodes)]
-        self.node_sync = [NodeProxySync(min_sync, sync_period, cp.sync_burst, self._sync_duration) for _ in range(nodes)]
+        partial = self._partial_sync_duration if kube_proxy.mode != "iptables" or kube_proxy.sync_cost.iptables_partial else None
+        self.node_sync = [NodeProxySync(min_sync, sync_period, cp.sync_burst, self._sync_duration, partial) for _ in range(nodes)]
         self.present = [np.ones(len(t), dtype=bool) for t in tables]
         self._last_write: list[_Write | None] = [None] * len(tables)
         self._versions = [0] * len(tables)
@@ -106,8 +108,15 @@ class EndpointSlices:
     # -- the API side ------------------------------------------------------------------------
 
     def _sync_duration(self) -> float:
+        """A full sync: iptables rewrites every rule; IPVS/nftables reconcile every Service (one change each)."""
         endpoints = int(sum(int(p.sum()) for p in self.present))
         rules = iptables_rule_count(self._services_in_cluster, endpoints)
+        return sync_duration(self.kube_proxy, rules, max(len(self.tables), 1))
+
+    def _partial_sync_duration(self, service: int) -> float:
+        """A partial sync for a change of ``service``: iptables' top-level chains plus that Service's chains."""
+        endpoints = int(self.present[service].sum()) if service >= 0 else 0
+        rules = iptables_partial_rule_count(self._services_in_cluster, endpoints)
         return sync_duration(self.kube_proxy, rules, 1)
 
     def add(self, service: int, pod: int, node: int, port: int) -> None:
@@ -190,7 +199,7 @@ class EndpointSlices:
         snapshot = self.tables[s].snapshot()
         now = self.env.now
         for n in range(len(self.proxies)):
-            programmed = self.node_sync[n].on_write(now, self._watch[n]())
+            programmed = self.node_sync[n].on_write(now, self._watch[n](), s)
             if self.node_up[n]:  # a dead node's rules follow along unrecorded (see the module docstring)
                 for t in write.changes:
                     self.latency.append((s, n, t, programmed))
@@ -214,7 +223,7 @@ class EndpointSlices:
         for s in range(len(self.tables)):
             snapshot = self.tables[s].snapshot()
             self._programmed[node][s] = min(self._programmed[node][s], self._versions[s] - 1)
-            programmed = self.node_sync[node].on_seen(seen)
+            programmed = self.node_sync[node].on_seen(seen, s, full=True)
             call_later(self.env, max(0.0, programmed - self.env.now), self._program, (node, s, self._versions[s], snapshot))
 
     def set_everywhere(self, pod: int, ready: bool, remove: bool = False) -> None:

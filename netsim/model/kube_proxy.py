@@ -45,7 +45,7 @@ __all__ = ["ClientIpAffinity", "KubeProxy", "make_picker", "node_local_view"]
 
 def make_picker(
     config: KubeProxyConfig, table: EndpointTable, rng: np.random.Generator, service: int = 0,
-    prefer: np.ndarray | Callable[[np.ndarray], np.ndarray | None] | None = None,
+    prefer: np.ndarray | Callable[[np.ndarray], np.ndarray | None] | None = None, clock: object | None = None,
 ) -> BatchedPicker:
     """The picker kube-proxy's mode implies, for one node (each node calls this for its own state).
 
@@ -53,13 +53,17 @@ def make_picker(
     kube-proxy gives every IPVS real server weight 1, so ``wrr`` behaves as ``rr``
     and ``wlc`` as ``lc`` here. ``prefer`` (topology: the node's zone's endpoints)
     makes the picker choose among those while any is ready, else among all.
+    ``clock`` (the simulation's environment) lets least-connection schedulers expire
+    closed connections from their inactive counts after ``ipvs_inactive_timeout``.
     """
     scheduler = config.ipvs_scheduler if config.mode == "ipvs" else "random"
     prefer_fn = prefer if callable(prefer) else None  # recomputes the preference for endpoints added later
     if prefer_fn is not None:
         prefer = prefer_fn(table.nodes)
     if scheduler in LEAST_CONNECTION_SCHEDULERS:
-        return LeastConnectionPicker(table, scheduler, prefer=prefer)  # type: ignore[return-value]
+        return LeastConnectionPicker(  # type: ignore[return-value]
+            table, scheduler, prefer=prefer, clock=clock, inactive_timeout=config.ipvs_inactive_timeout
+        )
     if prefer is not None:
         near = make_picker(config, EndpointSubset(table, prefer, prefer_fn), rng, service)  # type: ignore[arg-type]
         return FallbackPicker(near, make_picker(config, table, rng, service))  # type: ignore[return-value]
@@ -80,9 +84,27 @@ IPTABLES_RULES_PER_ENDPOINT = 3
 """KUBE-SVC probability rule + KUBE-SEP masquerade and DNAT (2 endpoints/Service gives Huawei's 8 rules)."""
 
 
+IPTABLES_RULES_ALWAYS_WRITTEN_PER_SERVICE = 1
+"""What a partial sync still writes for every Service port: its jump in ``KUBE-SERVICES`` (or ``KUBE-NODEPORTS``)."""
+
+
 def iptables_rule_count(services: int, endpoints: int) -> int:
-    """Rules kube-proxy writes in iptables mode: proportional to Services plus endpoints."""
+    """Rules a full iptables sync writes: proportional to Services plus endpoints."""
     return IPTABLES_RULES_PER_SERVICE * services + IPTABLES_RULES_PER_ENDPOINT * endpoints
+
+
+def iptables_partial_rule_count(services: int, changed_endpoints: int, changed_services: int = 1) -> int:
+    """Rules a partial iptables sync writes (KEP-3453, kube-proxy ≥ v1.28).
+
+    ``syncProxyRules`` always rewrites the top-level chains (``KUBE-SERVICES``,
+    ``KUBE-NODEPORTS``, the filter chains): one jump per Service port; it writes the
+    ``KUBE-SVC``/``KUBE-SEP`` chains only of the Services whose Service or
+    EndpointSlices changed ("If the SVC/SVL/EXT/FW/SEP chains have not changed
+    since the last sync then we can omit them from the restore input").
+    """
+    return (IPTABLES_RULES_ALWAYS_WRITTEN_PER_SERVICE * services
+            + (IPTABLES_RULES_PER_SERVICE - IPTABLES_RULES_ALWAYS_WRITTEN_PER_SERVICE) * changed_services
+            + IPTABLES_RULES_PER_ENDPOINT * changed_endpoints)
 
 
 def first_packet_cost(config: KubeProxyConfig, position: np.ndarray, jitter: np.ndarray) -> np.ndarray:
@@ -111,7 +133,8 @@ def draw_rule_position(rng: np.random.Generator, rules: int) -> float:
 
 
 def sync_duration(config: KubeProxyConfig, rules: int, changes: int = 1) -> float:
-    """How long one sync takes: iptables rewrites its rules (∝ rule count); IPVS/nftables apply the changes."""
+    """How long one sync takes: iptables writes ``rules`` (all of them in a full sync, the top-level chains and the
+    changed Services' chains in a partial one: :func:`iptables_partial_rule_count`); IPVS/nftables apply the changes."""
     cost = config.sync_cost
     if config.mode == "iptables":
         return cost.base + cost.iptables_per_rule * rules
@@ -121,19 +144,20 @@ def sync_duration(config: KubeProxyConfig, rules: int, changes: int = 1) -> floa
 def sync_times(config: KubeProxyConfig, changes: np.ndarray, horizon: float, rules: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """When kube-proxy syncs, given the times endpoints changed: (start, end) of every sync up to ``horizon``.
 
-    A change triggers a sync no sooner than ``min_sync_period`` after the previous
-    sync started (changes meanwhile are batched into it); with no change, a sync
-    still runs every ``sync_period``. A sync starts only after the previous one
-    ended. The churn issue feeds this (or its event-driven twin) the change times.
+    As current kube-proxy's runner: a change triggers a sync no sooner than
+    ``min_sync_period`` after the previous sync *ended* (changes meanwhile are
+    batched into it); with no change, a sync still runs every ``sync_period``.
+    Every sync is priced as a full one here; the SimPy world
+    (:class:`netsim.model.propagation.NodeProxySync`) also prices partial syncs.
     """
     changes = np.sort(np.asarray(changes, dtype=np.float64))
     starts: list[float] = []
     ends: list[float] = []
-    last_start, last_end, i = -np.inf, 0.0, 0
+    last_start, last_end, i = -np.inf, -np.inf, 0
     while True:
         pending = changes[i] if i < changes.size else np.inf
         periodic = (last_start if starts else 0.0) + config.sync_period
-        start = max(min(max(pending, last_start + config.min_sync_period), periodic), last_end)
+        start = max(min(pending, periodic), last_end + config.min_sync_period)
         if start > horizon:
             break
         batched = int(np.searchsorted(changes, start, side="right")) - i

@@ -9,7 +9,8 @@ order by the worker that took the request:
   the callee's queue — ``count`` times one after another, with ``probability``;
 - ``parallel``: branches (each a list of steps) run concurrently; the step ends
   when all have (a join);
-- ``lookup``: a DNS query from the pod (no cache: Go's and glibc's resolvers keep none).
+- ``lookup``: a DNS lookup from the pod (no cache of its own: Go's and glibc's resolvers keep none;
+  a NodeLocal DNSCache and CoreDNS's cache of forwarded names apply, model/dns.py).
 
 A :class:`Job` is one request being served by such an operation; each sequence
 of steps it runs is a :class:`Strand` (the operation itself, and one per branch
@@ -120,10 +121,11 @@ class Parallel(Step):
 
 
 class Lookup(Step):
-    __slots__ = ("steps", "queries", "upstream")
+    __slots__ = ("steps", "queries", "upstream", "name")
 
-    def __init__(self, index: int, steps: int, queries: int, upstream: bool) -> None:
+    def __init__(self, index: int, steps: int, queries: int, upstream: bool, name: str = "") -> None:
         self.index = index
+        self.name = name
         self.steps = steps
         self.queries = queries
         self.upstream = upstream
@@ -319,7 +321,7 @@ class Strand:
             assert isinstance(step, Lookup)
             dns = programs._dns
             dns.queries += step.queries
-            self._after(dns.answer_time(step.steps, step.upstream), DNS)
+            self._after(dns.answer_time(step.steps, step.upstream, job.pod.node, step.name, programs.env.time), DNS)
             return
         if self.parent is None:
             job.complete()

@@ -11,12 +11,26 @@ The path, as Kubernetes runs it (k8s-facts §1.4, §2):
 2. **Watch fan-out**: each node's kube-proxy sees the slice write after its own
    watch delay (a distribution). A watch delivers events in order.
 3. **kube-proxy sync** (``BoundedFrequencyRunner``): a seen change asks for a
-   sync; syncs run one at a time, and at most ``burst`` of them within any
-   ``minSyncPeriod`` (a token bucket refilling one token per ``minSyncPeriod``;
-   kube-proxy's iptables and IPVS proxiers use a burst of 2, ``burst=1`` gives
-   "wait ``minSyncPeriod`` since the last sync"). Without changes it still syncs
-   every ``syncPeriod`` (default 30 s), which uses tokens too. A sync reads the
+   sync; syncs run one at a time. Current kube-proxy (the ``pkg/proxy/runner``
+   runner; ``burst=1``, the default): at least ``minSyncPeriod`` passes between
+   the *end* of one sync and the start of the next, and every change seen
+   meanwhile rides on that next sync (no burst). Older kube-proxy (``async``
+   runner, to about v1.32; ``burst=2``): a token bucket, at most ``burst`` syncs
+   back to back, refilling one token per ``minSyncPeriod``. Without changes it
+   still syncs every ``sync_period_s``: current kube-proxy's ``FullSyncPeriod``
+   (one hour), older versions' ``--sync-period`` (30 s). A sync reads the
    endpoints when it starts; what it read is programmed when it ends.
+
+   A sync is *full* (every rule rewritten) when it is the node's first, a
+   periodic one, or the first after ``sync_period_s`` without a full one
+   (``doFullSync := needFullSync || time.Since(lastFullSync) > FullSyncPeriod``
+   in ``pkg/proxy/iptables/proxier.go``), or when a node comes back; otherwise
+   it is *partial*: since v1.28 (KEP-3453, ``MinimizeIPTablesRestore``) the
+   iptables proxier rewrites ``KUBE-SERVICES`` and the other top-level chains but
+   only the chains of the Services that changed. ``partial_sync_duration``
+   (given the changed Service) prices a partial sync, ``sync_duration`` a full
+   one. Simplification: a sync's duration is fixed when it is planned, so changes
+   that ride on an already planned sync add nothing to its cost.
 
 Batching cuts both ways: more batching delays the first change of a batch, but
 with kube-proxy throttled by ``minSyncPeriod`` fewer writes mean fewer syncs, so a
@@ -93,10 +107,16 @@ class NodeProxySync:
     """
 
     min_sync_period_s: float = 1.0
-    sync_period_s: float = 30.0
-    burst: int = 2
+    sync_period_s: float = 3600.0
+    burst: int = 1
     sync_duration: Callable[[], float] = lambda: 0.0
-    """Seconds of the next sync; the world binds mode and rule count (e.g. via :func:`sync_duration_s`)."""
+    """Seconds of the next (full) sync; the world binds mode and rule count (e.g. via :func:`sync_duration_s`)."""
+    partial_sync_duration: Callable[[int], float] | None = None
+    """Seconds of a partial sync for a change of this Service index; None: every sync costs :attr:`sync_duration`."""
+    _last_full: float = field(default=0.0, repr=False)
+    """kube-proxy's last full sync: at its start, taken as time 0 (the run starts within its first hour)."""
+    full_syncs: int = field(default=0, repr=False)
+    """How many syncs were full (the rest were partial)."""
     _last_seen: float = field(default=float("-inf"), repr=False)
     _last_start: float = field(default=float("-inf"), repr=False)
     _last_end: float = field(default=float("-inf"), repr=False)
@@ -114,16 +134,17 @@ class NodeProxySync:
         self._last_seen = max(self._last_seen, write_time + watch_delay_s)
         return self._last_seen
 
-    def on_write(self, write_time: float, watch_delay_s: float) -> float:
-        """The time the write is programmed on this node."""
-        return self.on_seen(self.seen_at(write_time, watch_delay_s))
+    def on_write(self, write_time: float, watch_delay_s: float, service: int = -1) -> float:
+        """The time the write (of ``service``'s slice) is programmed on this node."""
+        return self.on_seen(self.seen_at(write_time, watch_delay_s), service)
 
-    def on_seen(self, t: float) -> float:
-        """A change in the informer at ``t`` asks for a sync; returns the end of the sync that programs it."""
+    def on_seen(self, t: float, service: int = -1, full: bool = False) -> float:
+        """A change (of ``service``) in the informer at ``t`` asks for a sync; returns the end of the sync that
+        programs it. ``full``: the sync must rewrite everything (a node that came back)."""
         if self._last_start >= t:
             return self._last_end  # the sync already planned starts after the change arrived
         self._run_periodic_syncs_before(t)
-        return self._start_sync(self._earliest_start(t))
+        return self._start_sync(self._earliest_start(t), service, full)
 
     def _tokens_at_time(self, t: float) -> float:
         """Tokens in the bucket at ``t`` (``t`` not before the last sync start); no state changes."""
@@ -133,16 +154,25 @@ class NodeProxySync:
 
     def _earliest_start(self, t: float) -> float:
         t = max(t, self._last_end)
+        if self.burst == 1:  # the current runner: a cooldown of minSyncPeriod after each sync ends
+            return max(t, self._last_end + self.min_sync_period_s)
         tokens = self._tokens_at_time(t)
         if tokens >= 1.0 - 1e-12:
             return t
         return t + (1.0 - tokens) * self.min_sync_period_s
 
-    def _start_sync(self, start: float) -> float:
+    def _start_sync(self, start: float, service: int = -1, full: bool = True) -> float:
         self._tokens = max(0.0, self._tokens_at_time(start) - 1.0)
         self._tokens_at = start
         self._last_start = start
-        self._last_end = start + self.sync_duration()
+        full = full or self.partial_sync_duration is None or start - self._last_full > self.sync_period_s
+        if full:
+            self._last_full = start
+            self.full_syncs += 1
+            duration = self.sync_duration()
+        else:
+            duration = self.partial_sync_duration(service)  # type: ignore[misc]
+        self._last_end = start + duration
         self.sync_starts.append(start)
         return self._last_end
 
@@ -173,8 +203,8 @@ def programmed_times(
     batch_period_s: float = 0.0,
     processing_s: float | np.ndarray = 0.0,
     min_sync_period_s: float = 1.0,
-    sync_period_s: float = 30.0,
-    burst: int = 2,
+    sync_period_s: float = 3600.0,
+    burst: int = 1,
     sync_duration_s: float | Callable[[], float] = 0.0,
 ) -> np.ndarray:
     """Programmed time of every change on every node, shape ``(changes, nodes)``.

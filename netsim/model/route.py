@@ -91,6 +91,8 @@ class Route:
         self._cache = discovery if isinstance(discovery, DnsDiscovery) else None
         self._guard = discovery if guarded else None
         self.layer = layer
+        self._reuses = layer.reuses if layer.pooled and self._cache is not None else None
+        """A pooled layer tells whether a request will go on a connection it has (or wait for one): no lookup then."""
         self._send_on_connection = layer.send
         self.entry = entry
         self.respond = self.answered if entry.answers_directly else entry.respond
@@ -115,7 +117,7 @@ class Route:
         """A new sender (a client pod, an address, a calling pod): its slot number."""
         self.slot_node.append(node)
         self.slot_source.append(source)
-        self.discovery.add_slot()
+        self.discovery.add_slot(node)
         self.layer.add_slot()
         return len(self.slot_node) - 1
 
@@ -129,7 +131,11 @@ class Route:
     # -- the way out -----------------------------------------------------------------------------
 
     def send(self, request: Request) -> None:
-        """A new first try from ``request.slot``: look the name up, then put it on a connection.
+        """A new first try from ``request.slot``: look the name up if it opens a connection, then put it on one.
+
+        A client resolves when it dials, not for each request on a connection it
+        reuses (model/dns.py): a request the pool will carry on an open
+        connection, or keep waiting for one, goes straight to the layer.
 
         Its deadline must not come before the deadline of any first try sent on this route
         before it (an open-loop client's are now + the same timeout); other senders use
@@ -147,9 +153,11 @@ class Route:
         slot = request.slot
         cache = self._cache
         if cache is not None and cache.answer_at[slot] <= now < cache.expires[slot]:
-            wait = 0.0  # the resolver's cached answer (the common case, checked here: a call saved)
+            wait = 0.0  # the resolver's cached answer (checked here: a call saved)
+        elif self._reuses is not None and self._reuses(slot):
+            wait = 0.0  # no new connection, no lookup
         else:
-            wait, queries = self._resolve(slot, now)
+            wait, queries = self._resolve(slot, now, request.node)
             if queries:
                 request.dns_queries = queries
         if wait > 0.0:
@@ -168,7 +176,10 @@ class Route:
     def send_any(self, request: Request) -> None:
         """A first try whose deadline may be earlier than others' (a call's, cut by its caller's deadline)."""
         self.deadlines.watch(request)
-        wait, queries = self._resolve(request.slot, self.env.time)
+        if self._reuses is not None and self._reuses(request.slot):
+            self._resolved(request)
+            return
+        wait, queries = self._resolve(request.slot, self.env.time, request.node)
         if queries:
             request.dns_queries = queries
         if wait > 0.0:

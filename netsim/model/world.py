@@ -239,11 +239,11 @@ class World:
             elif not local and topology_preference(service.traffic_distribution, service.topology_mode, table.nodes, zones, cpus, n) is not None:
                 def prefer(nodes, service=service):  # type: ignore[no-untyped-def]  # recomputed when endpoints are added
                     return topology_preference(service.traffic_distribution, service.topology_mode, nodes, zones, cpus, n)
-            internal[s] = make_picker(config, view, self.streams.rng("routing", f"{node}/{service.name}"), s, prefer)  # type: ignore[arg-type]
+            internal[s] = make_picker(config, view, self.streams.rng("routing", f"{node}/{service.name}"), s, prefer, self.env)  # type: ignore[arg-type]
             if service.type.reachable_from_outside:
                 local = service.external_traffic_policy is TrafficPolicy.LOCAL
                 view = node_local_view(table, n) if local else table
-                external[s] = make_picker(config, view, self.streams.rng("routing", f"{node}/{service.name}/external"))  # type: ignore[arg-type]
+                external[s] = make_picker(config, view, self.streams.rng("routing", f"{node}/{service.name}/external"), clock=self.env)  # type: ignore[arg-type]
             if service.session_affinity == "ClientIP":
                 affinity[s] = ClientIpAffinity(table, service.affinity_timeout_s)
         return KubeProxy(n, config, internal, external, affinity)
@@ -325,7 +325,7 @@ class World:
                                                          for b in step.branches)))
             else:
                 assert isinstance(step, LookupStep)
-                out.append(Lookup(next(numbers), step.tries, step.queries, step.upstream))
+                out.append(Lookup(next(numbers), step.tries, step.queries, step.upstream, step.name))
         return tuple(out)
 
     def _work_sampler(self, pod: Pod, step: Work) -> Any:
