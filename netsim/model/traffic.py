@@ -19,11 +19,12 @@ import numpy as np
 
 from netsim.distributions import BlockSampler
 from netsim.k8s.objects import ServiceType, TrafficPolicy
+from netsim.model import cilium
 from netsim.model.client import Client, ClosedLoopClient
 from netsim.model.client_pods import LiveSenders, sender_slots
 from netsim.model.connections import PerRequest, connection_layer
 from netsim.model.dns import CoreDns, DnsDiscovery, EnvDiscovery, NoDiscovery
-from netsim.model.entry import CALLER_IP_BASE, ClusterIpEntry, Entry, ExternalNameEntry, LoadBalancerEntry, NodePortEntry
+from netsim.model.entry import CALLER_IP_BASE, ClusterIpEntry, Entry, ExternalNameEntry
 from netsim.model.first_packet import FirstPacketCost, costs_nothing
 from netsim.model.kube_proxy import KubeProxy, draw_rule_position
 from netsim.model.load_balancer import CloudLoadBalancer
@@ -77,7 +78,7 @@ class TrafficBuilder:
         """Per node, the first-packet cost of a new connection from ``sender`` to ``service`` (built on first use).
 
         None where the mode costs nothing: no sampler, no draws."""
-        config = self.scenario.cluster.kube_proxy
+        config = self.scenario.cluster.node_proxy
         if costs_nothing(config, self._rules):
             return lambda node: None
         nodes = self.scenario.nodes
@@ -91,7 +92,7 @@ class TrafficBuilder:
     def _stateful(self, s: int, external: bool) -> bool:
         """Does a connection have to be opened through the scheduler (it counts them, or hashes the source)?"""
         picker = self.proxies[0].external_picker(s) if external else self.proxies[0].picker(s)
-        config = self.scenario.cluster.kube_proxy
+        config = self.scenario.cluster.node_proxy
         hashing = not external and config.mode == "ipvs" and config.ipvs_scheduler in HASH_SCHEDULERS
         return bool(getattr(picker, "stateful", False)) or hashing
 
@@ -240,9 +241,9 @@ class TrafficBuilder:
                     self._lb_probe, self._lb_in_service(s),
                 )
             latency = BlockSampler(lb.spec.latency, self.streams.rng("network", f"lb/{service.name}"))
-            return LoadBalancerEntry(cluster.env, self.network, cluster.pods, self.proxies, s, cluster.tables[s], local, index,
+            return cilium.entry_classes(scenario.cluster)[1](cluster.env, self.network, cluster.pods, self.proxies, s, cluster.tables[s], local, index,
                                      node_up, lb, latency)
-        return NodePortEntry(cluster.env, self.network, cluster.pods, self.proxies, s, cluster.tables[s], local, index, node_up,
+        return cilium.entry_classes(scenario.cluster)[0](cluster.env, self.network, cluster.pods, self.proxies, s, cluster.tables[s], local, index, node_up,
                              spec.entry_nodes or range(len(scenario.nodes)), self.streams.rng("routing", f"entry/{spec.name}"))
 
     # -- calls ----------------------------------------------------------------------------------
