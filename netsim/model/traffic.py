@@ -19,7 +19,7 @@ import numpy as np
 
 from netsim.distributions import BlockSampler
 from netsim.k8s.objects import ServiceType, TrafficPolicy
-from netsim.model import cilium
+from netsim.model import cilium, mesh
 from netsim.model.client import Client, ClosedLoopClient
 from netsim.model.client_pods import LiveSenders, sender_slots
 from netsim.model.connections import PerRequest, connection_layer
@@ -71,6 +71,7 @@ class TrafficBuilder:
         """Per ``from:`` Deployment, the clients whose slots follow its Ready pods (under churn)."""
         self._rules = scenario.cluster.background_services + len(scenario.services)
         self._node_failures = any(e.action in ("fail", "drain") for e in scenario.churn)
+        self.mesh = mesh.build(cluster, scenario, streams)
 
     # -- the parts of a route -----------------------------------------------------------------
 
@@ -108,6 +109,8 @@ class TrafficBuilder:
         if service.type is ServiceType.EXTERNAL_NAME:
             host = BlockSampler(self.scenario.external_hosts[service.name], self.streams.rng("service", host_stream))
             return ExternalNameEntry(cluster.env, self.network, cluster.pods, host)
+        if self.mesh is not None:
+            return mesh.mesh_entry(self.mesh, cluster.env, self.network, cluster.pods, s, len(self.scenario.nodes))
         return ClusterIpEntry(
             cluster.env, self.network, cluster.pods, self.proxies, s, cluster.tables[s],
             service.internal_traffic_policy is TrafficPolicy.LOCAL, self.first_packet(service.name, sender),
@@ -120,6 +123,8 @@ class TrafficBuilder:
             if config.mode != "per-request":
                 self.cluster.warnings.append(f"{warn}: an ExternalName host is outside kube-proxy; one connection per request")
             return PerRequest(entry, False)
+        if isinstance(entry, mesh.PerRequestMeshEntry):
+            return mesh.MeshLayer(entry)
         return connection_layer(entry, config, self._stateful(s, external), self.cluster.env)
 
     def _discovery(self, s: int, discovery: str, queries: int, nx_queries: int) -> tuple[Any, bool]:
@@ -158,7 +163,7 @@ class TrafficBuilder:
             discovery, guarded = self._discovery(s, spec.discovery, spec.dns_queries, spec.dns_nx_queries)
             entry = self._in_cluster_entry(s, spec.name, f"external/{service.name}")
             layer = self._layer(entry, s, spec.connections, False, f"clients.{spec.name}.connections")
-            route = Route(cluster.env, discovery, guarded, layer, entry, spec.timeout, retry, s)
+            route = Route(cluster.env, discovery, guarded, layer, entry, mesh.timeout(self.mesh, spec.timeout), retry, s)
             for k, node in enumerate(self._client_pod_nodes(spec)):
                 route.add_slot(node, pod_offset + k)
         stop = scenario.run.warmup + scenario.run.duration
@@ -256,7 +261,7 @@ class TrafficBuilder:
         entry = self._in_cluster_entry(s, deployment, f"external/{service}/{deployment}")
         layer = self._layer(entry, s, policy.connections, False, f"workloads.{deployment}.calls.connections")
         retry = self._retry(policy.retries, f"retries/{deployment}/{service}", self._call_retry_log)
-        return Route(cluster.env, discovery, guarded, layer, entry, policy.timeout, retry, s)
+        return Route(cluster.env, discovery, guarded, layer, entry, mesh.timeout(self.mesh, policy.timeout), retry, s)
 
 
 def caller_ip(pod: int) -> int:
