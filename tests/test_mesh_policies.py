@@ -69,3 +69,23 @@ def test_two_sidecars_add_their_cost_to_the_breakdowns_proxy_part():
     assert count > 400
     assert parts[COMPONENTS.index("proxy")] / count == pytest.approx(0.0002, abs=1e-9)
     assert parts[COMPONENTS.index("work")] / count == pytest.approx(0.001, abs=1e-9)
+
+
+@pytest.mark.parametrize(("mesh", "added_s"), [
+    ({"mode": "ambient", "ztunnel_cost": "85us"}, 2 * 85e-6),
+    ({"mode": "ambient", "ztunnel_cost": "85us", "waypoint": True, "waypoint_cost": "140us"}, 2 * 85e-6 + 140e-6),
+    ({"mode": "sidecar", "cost": "110us"}, 2 * 110e-6),
+])
+def test_each_proxy_on_the_path_adds_its_time_once(mesh: dict, added_s: float):
+    """Ambient: the sender's node's ztunnel, the pod's node's ztunnel (and the waypoint between); sidecar: two sidecars."""
+    from netsim.metrics import run_rows
+
+    config = experiment(rate=20.0, duration=30.0, warmup=1.0, concurrency=16, service_time="1ms")
+    config["cluster"]["mesh"] = mesh
+    result = simulate_one(config)
+    req = result.requests
+    assert np.allclose(req["latency_s"][req["outcome"] == 0], 0.001 + added_s, atol=1e-9)
+    measured = result.measured()
+    row = run_rows(result)[0]
+    # CPU: every measured request's cost in each proxy (a request issued near the window's end may straddle it)
+    assert row["proxy_cpu_cores"] * 30.0 == pytest.approx(measured.sum() * added_s, abs=2 * added_s)

@@ -143,6 +143,8 @@ class Mesh:
         self.attempts = retry.attempts if retry is not None else 0
         self.budget = retry.budget if retry is not None else None
         self.outlier = config.outlier_detection
+        self.window_busy: list[float] = []
+        """The proxies' CPU seconds at the start and the end of the measured window."""
 
     def _proxy(self, workers: int, cost: Any, name: str) -> ProxyQueue:
         free = isinstance(cost, Constant) and cost.mean == 0.0  # costs nothing: requests skip the queue
@@ -176,9 +178,14 @@ class Mesh:
         return balancer
 
     def busy_s(self) -> float:
-        """CPU seconds spent by every proxy so far."""
+        """CPU seconds spent by every proxy so far (a request's whole cost counts when its work starts)."""
         proxies = [*self.sidecars.values(), *self.inbound.values(), *self.ztunnels, *self.waypoints.values()]
         return sum(p.busy_s for p in proxies)
+
+    def measured_busy_s(self) -> float:
+        """CPU seconds the proxies spent in the measured window."""
+        marks = [*self.window_busy, self.busy_s()][:2]
+        return marks[1] - marks[0] if len(marks) == 2 else 0.0
 
     # -- what the sender's proxy does with an answer ---------------------------------------------
 
@@ -420,6 +427,9 @@ def build(cluster: Any, scenario: Any, streams: Any) -> Mesh | None:
         return None
     mesh = Mesh(cluster.env, config, cluster.tables, len(scenario.nodes), lambda name: streams.rng("routing", name))
     cluster.slices.watchers.append(mesh.control_plane.written)
+    start = scenario.run.warmup
+    for t in (start, start + scenario.run.duration):
+        cluster.env.push(t, Wakeup(cluster.env, lambda _: mesh.window_busy.append(mesh.busy_s()), None))
     return mesh
 
 
