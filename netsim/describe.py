@@ -26,6 +26,10 @@ def describe(scenario: ScenarioSpec) -> list[str]:
     lines.append(f"  run: {run.duration:g}s measured after {run.warmup:g}s warm-up, {run.replications} replication(s), seed {run.seed}")
     lines.append(f"  nodes: {len(scenario.nodes)} in zones {sorted({n.zone for n in scenario.nodes})}; kube-proxy {scenario.cluster.kube_proxy.mode}"
                  + (f" ({scenario.cluster.kube_proxy.ipvs_scheduler})" if scenario.cluster.kube_proxy.mode == "ipvs" else ""))
+    if scenario.cluster.dataplane == "cilium" or scenario.cluster.mesh.mode != "none":
+        mesh = scenario.cluster.mesh
+        lines.append(f"  data plane: {scenario.cluster.dataplane}"
+                     + (f"; mesh {mesh.mode}{' + waypoint' if mesh.waypoint else ''}, {mesh.policy}" if mesh.mode != "none" else ""))
     at_start = [d for d in scenario.deployments if scenario.exists_at_start("Deployment", d.name)]
     placements, _ = place_pods(at_start, scenario.nodes)
     for d in scenario.deployments:

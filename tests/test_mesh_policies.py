@@ -89,3 +89,20 @@ def test_each_proxy_on_the_path_adds_its_time_once(mesh: dict, added_s: float):
     row = run_rows(result)[0]
     # CPU: every measured request's cost in each proxy (a request issued near the window's end may straddle it)
     assert row["proxy_cpu_cores"] * 30.0 == pytest.approx(measured.sum() * added_s, abs=2 * added_s)
+
+
+@pytest.mark.parametrize(("sender_in", "receiver_in", "added_s"), [(True, False, 110e-6), (False, True, 0.0), (False, False, 0.0)])
+def test_a_deployment_out_of_the_mesh_has_no_proxy_on_its_side(sender_in: bool, receiver_in: bool, added_s: float):
+    """A client Deployment calling ``web``: a sender outside goes through kube-proxy (its own connection choice;
+    the receiver's inbound proxy is not modelled then); a receiver outside has no inbound sidecar."""
+    from builders import deployment, service
+
+    config = experiment(rate=20.0, duration=20.0, warmup=1.0, concurrency=16, service_time="1ms",
+                        manifests=[deployment(replicas=2), deployment("caller", replicas=1), service()])
+    config["clients"][0]["from"] = "Deployment/caller"
+    config["workloads"]["caller"] = {"mesh": sender_in}
+    config["workloads"]["web"] = {"mesh": receiver_in}
+    config["cluster"]["mesh"] = {"mode": "sidecar", "cost": "110us"}
+    result = simulate_one(config)
+    req = result.requests
+    assert np.allclose(req["latency_s"][req["outcome"] == 0], 0.001 + added_s, atol=1e-9)

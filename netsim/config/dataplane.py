@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from netsim.config.fields import SECTION_CONFIG, Count, Duration, Latency, PositiveDuration
 from netsim.distributions import coerce_distribution
@@ -34,7 +34,7 @@ class CiliumLoadBalancerConfig(_Section):
     @classmethod
     def _prime(cls, value: int) -> int:
         if value not in MAGLEV_SIZES:
-            raise ValueError(f"Cilium accepts only {', '.join(map(str, MAGLEV_SIZES))}")
+            raise ValueError(f"not a table size Cilium accepts; use one of {', '.join(map(str, MAGLEV_SIZES))}")
         return value
 
 
@@ -98,6 +98,12 @@ class MeshConfig(_Section):
     timeout: PositiveDuration | None = Field(None, description="the proxy answers 504 after this long (Istio: none)")
     retries: MeshRetryConfig | None = Field(None, description="retries made by the proxy (default: none)")
     outlier_detection: OutlierDetectionConfig | None = Field(None, description="eject failing pods (off unless set, as in Istio)")
+
+    @model_validator(mode="after")
+    def _waypoint_needs_ambient(self) -> MeshConfig:
+        if self.waypoint and self.mode != "ambient":
+            raise ValueError("a waypoint belongs to Istio ambient; set mode: ambient, or waypoint: false")
+        return self
 
     @property
     def policy(self) -> str:

@@ -387,6 +387,10 @@ class WorkloadConfig(Section):
         "false: the worker is freed at each call (event loop)"
     )
     calls: CallsConfig | None = Field(None, description="how this Deployment's pods call other Services")
+    mesh: bool | None = Field(
+        None, description="false: this Deployment's pods stay out of cluster.mesh (no sidecar, no ambient), "
+        "as the label sidecar.istio.io/inject: \"false\" does"
+    )
 
 
 class RateStep(Section):

@@ -21,6 +21,9 @@ What a mesh changes (docs/config.md, "Data planes", with sources):
   ejects pods after consecutive errors (``outlier_detection``). A mesh ``timeout``
   cuts the sender's own (the proxy answers 504 at that time).
 
+``workloads.<name>.mesh: false`` keeps a Deployment out: its pods send through kube-proxy (or Cilium)
+and receive without a proxy on their side.
+
 Simplified: a proxy spends its time on the way out (a request's cost covers its
 response too); responses pass the proxies without queueing; the app's connection
 to its own sidecar is free and unlimited; calls from outside the cluster
@@ -143,6 +146,8 @@ class Mesh:
         self.attempts = retry.attempts if retry is not None else 0
         self.budget = retry.budget if retry is not None else None
         self.outlier = config.outlier_detection
+        self.outside: set[str] = set()
+        """Deployments whose pods stay out of the mesh (``workloads.<name>.mesh: false``): no proxy on their side."""
         self.window_busy: list[float] = []
         """The proxies' CPU seconds at the start and the end of the measured window."""
 
@@ -314,7 +319,9 @@ class PerRequestMeshEntry(Entry):
 
     def _at_pod_side(self, request: Request) -> None:
         pod = request.pod
-        if self._waypoint_node is None:
+        if pod.deployment in self._mesh.outside:
+            pod.accept(request)
+        elif self._waypoint_node is None:
             self._mesh.inbound_sidecar(pod.index).submit(request, pod.accept)
         else:
             self._mesh.ztunnels[pod.node].submit(request, pod.accept)
@@ -402,7 +409,10 @@ class AmbientEntry(Entry):
         ztunnels = self._mesh.ztunnels
 
         def across(r: Request) -> None:
-            self._later(self._network.delay(r.node, pod.node), lambda r2: ztunnels[pod.node].submit(r2, pod.accept), r)
+            if pod.deployment in self._mesh.outside:
+                self._later(self._network.delay(r.node, pod.node), pod.accept, r)
+            else:
+                self._later(self._network.delay(r.node, pod.node), lambda r2: ztunnels[pod.node].submit(r2, pod.accept), r)
 
         ztunnels[request.node].submit(request, across)
 
@@ -426,6 +436,7 @@ def build(cluster: Any, scenario: Any, streams: Any) -> Mesh | None:
     if config.mode == "none":
         return None
     mesh = Mesh(cluster.env, config, cluster.tables, len(scenario.nodes), lambda name: streams.rng("routing", name))
+    mesh.outside = {name for name, workload in scenario.workloads.items() if not workload.mesh}
     cluster.slices.watchers.append(mesh.control_plane.written)
     start = scenario.run.warmup
     for t in (start, start + scenario.run.duration):

@@ -103,13 +103,13 @@ class TrafficBuilder:
         backoff = BlockSampler(config.backoff, self.streams.rng("arrivals", stream))
         return RetryPolicy(config.attempts, {RETRYABLE[kind] for kind in config.on}, backoff, log)
 
-    def _in_cluster_entry(self, s: int, sender: str, host_stream: str) -> Entry:
+    def _in_cluster_entry(self, s: int, sender: str, host_stream: str, meshed: bool = True) -> Entry:
         cluster = self.cluster
         service = cluster.services[s]
         if service.type is ServiceType.EXTERNAL_NAME:
             host = BlockSampler(self.scenario.external_hosts[service.name], self.streams.rng("service", host_stream))
             return ExternalNameEntry(cluster.env, self.network, cluster.pods, host)
-        if self.mesh is not None:
+        if self.mesh is not None and meshed:
             return mesh.mesh_entry(self.mesh, cluster.env, self.network, cluster.pods, s, len(self.scenario.nodes))
         return ClusterIpEntry(
             cluster.env, self.network, cluster.pods, self.proxies, s, cluster.tables[s],
@@ -161,7 +161,8 @@ class TrafficBuilder:
                 route.add_slot(0, 0)  # an address outside: the node is chosen as it enters
         else:
             discovery, guarded = self._discovery(s, spec.discovery, spec.dns_queries, spec.dns_nx_queries)
-            entry = self._in_cluster_entry(s, spec.name, f"external/{service.name}")
+            meshed = spec.from_deployment is None or scenario.workloads[spec.from_deployment].mesh
+            entry = self._in_cluster_entry(s, spec.name, f"external/{service.name}", meshed)
             layer = self._layer(entry, s, spec.connections, False, f"clients.{spec.name}.connections")
             route = Route(cluster.env, discovery, guarded, layer, entry, mesh.timeout(self.mesh, spec.timeout), retry, s)
             for k, node in enumerate(self._client_pod_nodes(spec)):
@@ -258,7 +259,7 @@ class TrafficBuilder:
         s = self.service_index[service]
         cluster = self.cluster
         discovery, guarded = self._discovery(s, policy.discovery, policy.dns_queries, policy.dns_nx_queries)
-        entry = self._in_cluster_entry(s, deployment, f"external/{service}/{deployment}")
+        entry = self._in_cluster_entry(s, deployment, f"external/{service}/{deployment}", self.scenario.workloads[deployment].mesh)
         layer = self._layer(entry, s, policy.connections, False, f"workloads.{deployment}.calls.connections")
         retry = self._retry(policy.retries, f"retries/{deployment}/{service}", self._call_retry_log)
         return Route(cluster.env, discovery, guarded, layer, entry, mesh.timeout(self.mesh, policy.timeout), retry, s)
