@@ -108,3 +108,23 @@ def test_cilium_maglev_is_used_at_the_node_for_external_traffic_only():
     world = World(next(iter(load_experiment(config).runs())))
     assert isinstance(world.proxies[0].external_picker(0), MaglevPicker)
     assert not isinstance(world.proxies[0].picker(0), MaglevPicker)
+
+
+def test_cilium_agents_program_each_write_after_their_watch_delay_without_batching():
+    """kube-proxy batches changes into syncs at most every minSyncPeriod (1 s); a Cilium agent writes its BPF
+    maps as each change arrives: a write seen at t is programmed at t + map_update, however close the last one."""
+    from netsim.config import load_experiment
+    from netsim.model.world import World
+
+    config = experiment(replicas=3)
+    config["cluster"].update({"dataplane": "cilium", "cilium": {"map_update": "2ms"}})
+    world = World(next(iter(load_experiment(config).runs())))
+    sync = world.slices.node_sync[0]
+    for t in (10.0, 10.1, 10.2, 10.3):
+        assert sync.on_write(t, 0.05) == pytest.approx(t + 0.052)
+
+    config["cluster"]["dataplane"] = "kube-proxy"
+    sync = World(next(iter(load_experiment(config).runs()))).slices.node_sync[0]
+    sync.on_write(10.0, 0.05)
+    sync.on_write(10.1, 0.05)
+    assert sync.on_write(10.2, 0.05) >= 10.05 + 1.0  # the burst of 2 is spent: the next sync waits for minSyncPeriod
