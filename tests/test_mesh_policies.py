@@ -106,3 +106,15 @@ def test_a_deployment_out_of_the_mesh_has_no_proxy_on_its_side(sender_in: bool, 
     result = simulate_one(config)
     req = result.requests
     assert np.allclose(req["latency_s"][req["outcome"] == 0], 0.001 + added_s, atol=1e-9)
+
+
+def test_a_calling_pods_sidecar_serves_its_inbound_and_outbound_requests_on_the_same_workers():
+    from netsim.config import load_experiment
+    from netsim.model.entry import CALLER_IP_BASE
+    from netsim.model.world import World
+
+    config = experiment()
+    config["cluster"]["mesh"] = {"mode": "sidecar"}
+    mesh = World(load_experiment(config).runs()[0]).traffic.mesh
+    assert mesh.sidecar(CALLER_IP_BASE + 3) is mesh.inbound_sidecar(3)
+    assert mesh.sidecar(0) is not mesh.inbound_sidecar(0)

@@ -43,7 +43,7 @@ import numpy as np
 from netsim.config.dataplane import MeshConfig
 from netsim.distributions import BlockSampler, Constant
 from netsim.mesh_policies import Balancer
-from netsim.model.entry import NO_PROXY, Connection, Entry
+from netsim.model.entry import CALLER_IP_BASE, EXTERNAL_IP_BASE, NO_PROXY, Connection, Entry
 from netsim.model.events import PRIORITY, Environment, Wakeup, call_later
 from netsim.model.network import Network
 from netsim.model.request import Outcome, Request, add_proxy_cost, part
@@ -156,6 +156,10 @@ class Mesh:
         return ProxyQueue(self.env, workers, None if free else BlockSampler(cost, self._rng(f"mesh/{name}")))
 
     def sidecar(self, source: int) -> ProxyQueue:
+        """The sidecar of the sender at address ``source``: a calling pod's is its own (inbound) sidecar, whose
+        workers serve both directions; a client pod's is its own."""
+        if CALLER_IP_BASE <= source < EXTERNAL_IP_BASE:
+            return self.inbound_sidecar(source - CALLER_IP_BASE)
         proxy = self.sidecars.get(source)
         if proxy is None:
             proxy = self.sidecars[source] = self._proxy(self.config.workers, self.config.cost, f"sidecar/{source}")
