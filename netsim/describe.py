@@ -30,6 +30,10 @@ def describe(scenario: ScenarioSpec) -> list[str]:
     namespaces = sorted({o.namespace for o in (*scenario.deployments, *scenario.services)} | {c.namespace for c in scenario.clients})
     if namespaces != ["default"]:
         lines.append(f"  namespaces: {', '.join(namespaces)} (a name two namespaces use is written name.namespace)")
+    if scenario.cluster.dataplane == "cilium" or scenario.cluster.mesh.mode != "none":
+        mesh = scenario.cluster.mesh
+        lines.append(f"  data plane: {scenario.cluster.dataplane}"
+                     + (f"; mesh {mesh.mode}{' + waypoint' if mesh.waypoint else ''}, {mesh.policy}" if mesh.mode != "none" else ""))
     at_start = [d for d in scenario.deployments if scenario.exists_at_start("Deployment", d.name)]
     placements, _ = place_pods(at_start, scenario.nodes)
     for d in scenario.deployments:

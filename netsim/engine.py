@@ -82,6 +82,7 @@ def simulate(run: RunSpec, keep_calls: bool = False) -> RunResult:
             "request_bytes": [c.request_bytes for c in scenario.clients],
             "response_bytes": [c.response_bytes for c in scenario.clients],
             "cost_per_gb": scenario.cluster.cross_zone_cost_per_gb,
+            "proxy_cpu_s": world.traffic.mesh.measured_busy_s() if world.traffic.mesh is not None else 0.0,
         },
         programming={
             "service": latency[:, 0].astype(np.int16), "node": latency[:, 1].astype(np.int16),

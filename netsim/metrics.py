@@ -151,6 +151,7 @@ def run_rows(result: RunResult) -> list[dict[str, Any]]:
                     row[kind.column] = int((outcome == kind).sum())
             row.update(cross_zone_cost(result, c, int(np.sum(node_zone[served_nodes] != node_zone[entry]))))
             row["retries"] = sum(1 for t, k in result.retries if k == c and result.window[0] <= t < result.window[1])
+            row["proxy_cpu_cores"] = result.traffic.get("proxy_cpu_s", 0.0) / duration  # the whole run's mesh proxies
             row.update(programming_figures(result, s))
             rows.append(row)
     return rows

@@ -110,6 +110,8 @@ class WorkloadSpec:
     hold_worker: bool = True
     calls: dict[str, CallPolicy] = field(default_factory=dict)
     """Per callee Service name, how the pods call it."""
+    mesh: bool = True
+    """The pods are in ``cluster.mesh`` (when there is one): a sidecar each, or their nodes' ztunnels."""
 
     @property
     def plain(self) -> bool:

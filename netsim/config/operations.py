@@ -39,7 +39,7 @@ from netsim.k8s.objects import Deployment, Service, ServiceType
 if TYPE_CHECKING:
     from netsim.spec import CallPolicy, WorkloadSpec
 
-_LAYERED = ("service_time", "concurrency", "queue_limit", "startup", "prestop", "operations", "hold_worker", "calls")
+_LAYERED = ("service_time", "concurrency", "queue_limit", "startup", "prestop", "operations", "hold_worker", "calls", "mesh")
 
 
 def build_workloads(
@@ -75,6 +75,7 @@ def build_workloads(
             startup=values["startup"], prestop=values["prestop"], operations=operations,
             hold_worker=True if values["hold_worker"] is None else values["hold_worker"],
             calls=_call_policies(path, calls, compiler.called),
+            mesh=values["mesh"] is not False,
         )
     _check_no_cycles(out, services, deployments)
     return out

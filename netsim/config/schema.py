@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, Discriminator, Field, Tag, field_validator, model_validator
 
 from netsim.config.churn_events import BUILTIN_LIFECYCLE, ChurnList, ControlPlaneConfig, RetryConfig
+from netsim.config.dataplane import CiliumConfig, MeshConfig
 from netsim.config.fields import SECTION_CONFIG, Count, Duration, Latency, PositiveDuration
 from netsim.distributions import coerce_distribution
 
@@ -211,6 +212,9 @@ class ClusterConfig(Section):
     nodes: NodePoolConfig | list[NodeConfig] = Field(default_factory=lambda: NodePoolConfig(count=3))
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     kube_proxy: KubeProxyConfig = Field(default_factory=KubeProxyConfig)
+    dataplane: Literal["kube-proxy", "cilium"] = Field("kube-proxy", description="what balances Services on the nodes")
+    cilium: CiliumConfig = Field(default_factory=CiliumConfig)
+    mesh: MeshConfig = Field(default_factory=MeshConfig)
     dns: DnsConfig = Field(default_factory=DnsConfig)
     load_balancer: LoadBalancerConfig = Field(default_factory=LoadBalancerConfig)
     background_services: Count = Field(
@@ -235,6 +239,17 @@ class ClusterConfig(Section):
         if not (low.strip().isdigit() and high.strip().isdigit() and 0 < int(low) <= int(high) < 65536):
             raise ValueError(f"'{value}' is not a port range: write it as LOW-HIGH, e.g. 30000-32767")
         return f"{int(low)}-{int(high)}"
+
+    @property
+    def node_proxy(self) -> KubeProxyConfig:
+        """What the nodes' Service balancing does, as kube-proxy settings: ``kube_proxy`` itself, or Cilium's
+        equivalent (uniform random choice, an O(1) hash-map lookup, a BPF map update per change, no batching)."""
+        if self.dataplane == "kube-proxy":
+            return self.kube_proxy
+        return self.kube_proxy.model_copy(update={
+            "mode": "nftables", "min_sync_period": 0.0,
+            "first_packet": FirstPacketConfig(), "sync_cost": SyncCostConfig(base=self.cilium.map_update, per_change=0.0),
+        })
 
     @property
     def node_ports(self) -> tuple[int, int]:
@@ -416,6 +431,10 @@ class WorkloadConfig(Section):
         "false: the worker is freed at each call (event loop)"
     )
     calls: CallsConfig | None = Field(None, description="how this Deployment's pods call other Services")
+    mesh: bool | None = Field(
+        None, description="false: this Deployment's pods stay out of cluster.mesh (no sidecar, no ambient), "
+        "as the label sidecar.istio.io/inject: \"false\" does"
+    )
 
 
 class RateStep(Section):

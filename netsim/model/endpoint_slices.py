@@ -102,6 +102,8 @@ class EndpointSlices:
         self._programmed = [[0] * len(tables) for _ in range(nodes)]
         self.latency: list[tuple[int, int, float, float]] = []
         self.ready_log: list[list[tuple[float, int]]] = [[(0.0, int(t.ready.sum()))] for t in tables]
+        self.watchers: list[Callable[[int, EndpointTable], None]] = []
+        """Told of every slice write as the API server has it (a mesh's control plane watches the slices too)."""
         self.on_programmed: Callable[[int, int], None] | None = None
         """Called with ``(node, service)`` after a node programmed a newer slice (the LB's Local health checks)."""
 
@@ -197,6 +199,8 @@ class EndpointSlices:
         """The slice write reaches the API: every live node's kube-proxy sees it after its watch delay."""
         s = write.service
         snapshot = self.tables[s].snapshot()
+        for watcher in self.watchers:
+            watcher(s, snapshot)
         now = self.env.now
         for n in range(len(self.proxies)):
             programmed = self.node_sync[n].on_write(now, self._watch[n](), s)
@@ -238,6 +242,8 @@ class EndpointSlices:
                     table.serving[where] = False
             table.ready[where] = ready and not remove
             self.ready_log[s].append((self.env.now, int(table.ready.sum())))
+            for watcher in self.watchers:
+                watcher(s, table.snapshot())
             for n, views in enumerate(self.views):
                 views[s].assign(table.snapshot())
                 self.proxies[n].invalidate(s)

@@ -19,11 +19,12 @@ import numpy as np
 
 from netsim.distributions import BlockSampler
 from netsim.k8s.objects import ServiceType, TrafficPolicy
+from netsim.model import cilium, mesh
 from netsim.model.client import Client, ClosedLoopClient
 from netsim.model.client_pods import LiveSenders, sender_slots
 from netsim.model.connections import PerRequest, connection_layer
 from netsim.model.dns import CoreDns, DnsDiscovery, EnvDiscovery, NoDiscovery
-from netsim.model.entry import CALLER_IP_BASE, ClusterIpEntry, Entry, ExternalNameEntry, LoadBalancerEntry, NodePortEntry
+from netsim.model.entry import CALLER_IP_BASE, ClusterIpEntry, Entry, ExternalNameEntry
 from netsim.model.first_packet import LB_IP_DESTINATION, FirstPacketCost, costs_nothing
 from netsim.model.kube_proxy import KubeProxy, draw_rule_position
 from netsim.model.load_balancer import CloudLoadBalancer
@@ -70,6 +71,7 @@ class TrafficBuilder:
         """Per ``from:`` Deployment, the clients whose slots follow its Ready pods (under churn)."""
         self._rules = scenario.cluster.background_services + len(scenario.services)
         self._node_failures = any(e.action in ("fail", "drain") for e in scenario.churn)
+        self.mesh = mesh.build(cluster, scenario, streams)
 
     # -- the parts of a route -----------------------------------------------------------------
 
@@ -78,7 +80,7 @@ class TrafficBuilder:
 
         ``last_rule``: the packet is headed to nodeIP:nodePort and matches ``KUBE-NODEPORTS``, the last rule
         of ``KUBE-SERVICES`` (model/first_packet.py). None where the mode costs nothing: no sampler, no draws."""
-        config = self.scenario.cluster.kube_proxy
+        config = self.scenario.cluster.node_proxy
         if costs_nothing(config, self._rules):
             return lambda node: None
         nodes = self.scenario.nodes
@@ -92,7 +94,7 @@ class TrafficBuilder:
     def _stateful(self, s: int, external: bool) -> bool:
         """Does a connection have to be opened through the scheduler (it counts them, or hashes the source)?"""
         picker = self.proxies[0].external_picker(s) if external else self.proxies[0].picker(s)
-        config = self.scenario.cluster.kube_proxy
+        config = self.scenario.cluster.node_proxy
         hashing = not external and config.mode == "ipvs" and config.ipvs_scheduler in HASH_SCHEDULERS
         return bool(getattr(picker, "stateful", False)) or hashing
 
@@ -102,12 +104,14 @@ class TrafficBuilder:
         backoff = BlockSampler(config.backoff, self.streams.rng("arrivals", stream))
         return RetryPolicy(config.attempts, {outcome for kind in config.on for outcome in RETRYABLE[kind]}, backoff, log)
 
-    def _in_cluster_entry(self, s: int, sender: str, host_stream: str) -> Entry:
+    def _in_cluster_entry(self, s: int, sender: str, host_stream: str, meshed: bool = True) -> Entry:
         cluster = self.cluster
         service = cluster.services[s]
         if service.type is ServiceType.EXTERNAL_NAME:
             host = BlockSampler(self.scenario.external_hosts[service.name], self.streams.rng("service", host_stream))
             return ExternalNameEntry(cluster.env, self.network, cluster.pods, host)
+        if self.mesh is not None and meshed:
+            return mesh.mesh_entry(self.mesh, cluster.env, self.network, cluster.pods, s, len(self.scenario.nodes))
         return ClusterIpEntry(
             cluster.env, self.network, cluster.pods, self.proxies, s, cluster.tables[s],
             service.internal_traffic_policy is TrafficPolicy.LOCAL, self.first_packet(service.name, sender),
@@ -120,6 +124,8 @@ class TrafficBuilder:
             if config.mode != "per-request":
                 self.cluster.warnings.append(f"{warn}: an ExternalName host is outside kube-proxy; one connection per request")
             return PerRequest(entry, False)
+        if isinstance(entry, mesh.PerRequestMeshEntry):
+            return mesh.MeshLayer(entry)
         return connection_layer(entry, config, self._stateful(s, external), self.cluster.env)
 
     def _discovery(self, s: int, discovery: str, queries: int, nx_queries: int) -> tuple[Any, bool]:
@@ -156,9 +162,10 @@ class TrafficBuilder:
                 route.add_slot(0, 0)  # an address outside: the node is chosen as it enters
         else:
             discovery, guarded = self._discovery(s, spec.discovery, spec.dns_queries, spec.dns_nx_queries)
-            entry = self._in_cluster_entry(s, spec.name, f"external/{service.name}")
+            meshed = spec.from_deployment is None or scenario.workloads[spec.from_deployment].mesh
+            entry = self._in_cluster_entry(s, spec.name, f"external/{service.name}", meshed)
             layer = self._layer(entry, s, spec.connections, False, f"clients.{spec.name}.connections")
-            route = Route(cluster.env, discovery, guarded, layer, entry, spec.timeout, retry, s, spec.connect_timeout)
+            route = Route(cluster.env, discovery, guarded, layer, entry, mesh.timeout(self.mesh, spec.timeout), retry, s, spec.connect_timeout)
             for k, node in enumerate(self._client_pod_nodes(spec)):
                 route.add_slot(node, pod_offset + k)
         stop = scenario.run.warmup + scenario.run.duration
@@ -232,6 +239,7 @@ class TrafficBuilder:
         service = cluster.services[s]
         local = service.external_traffic_policy is TrafficPolicy.LOCAL
         node_up = cluster.node_up if self._node_failures else None
+        node_port_entry, lb_entry = cilium.entry_classes(scenario.cluster)
         if service.type is ServiceType.LOAD_BALANCER and not spec.entry_nodes:
             lb = self.load_balancers.get(s)
             if lb is None:
@@ -242,11 +250,11 @@ class TrafficBuilder:
                 )
             latency = BlockSampler(lb.spec.latency, self.streams.rng("network", f"lb/{service.name}"))
             node_port = scenario.load_balancer.provider not in LB_IP_DESTINATION  # type: ignore[union-attr]
-            return LoadBalancerEntry(cluster.env, self.network, cluster.pods, self.proxies, s, cluster.tables[s], local, index,
-                                     node_up, lb, latency, self.first_packet(service.name, spec.name, node_port))
-        return NodePortEntry(cluster.env, self.network, cluster.pods, self.proxies, s, cluster.tables[s], local, index, node_up,
-                             spec.entry_nodes or range(len(scenario.nodes)), self.streams.rng("routing", f"entry/{spec.name}"),
-                             self.first_packet(service.name, spec.name, True))
+            return lb_entry(cluster.env, self.network, cluster.pods, self.proxies, s, cluster.tables[s], local, index,
+                            node_up, lb, latency, self.first_packet(service.name, spec.name, node_port))
+        return node_port_entry(cluster.env, self.network, cluster.pods, self.proxies, s, cluster.tables[s], local, index, node_up,
+                               spec.entry_nodes or range(len(scenario.nodes)), self.streams.rng("routing", f"entry/{spec.name}"),
+                               self.first_packet(service.name, spec.name, True))
 
     # -- calls ----------------------------------------------------------------------------------
 
@@ -255,10 +263,10 @@ class TrafficBuilder:
         s = self.service_index[service]
         cluster = self.cluster
         discovery, guarded = self._discovery(s, policy.discovery, policy.dns_queries, policy.dns_nx_queries)
-        entry = self._in_cluster_entry(s, deployment, f"external/{service}/{deployment}")
+        entry = self._in_cluster_entry(s, deployment, f"external/{service}/{deployment}", self.scenario.workloads[deployment].mesh)
         layer = self._layer(entry, s, policy.connections, False, f"workloads.{deployment}.calls.connections")
         retry = self._retry(policy.retries, f"retries/{deployment}/{service}", self._call_retry_log)
-        return Route(cluster.env, discovery, guarded, layer, entry, policy.timeout, retry, s, policy.connect_timeout)
+        return Route(cluster.env, discovery, guarded, layer, entry, mesh.timeout(self.mesh, policy.timeout), retry, s, policy.connect_timeout)
 
 
 def caller_ip(pod: int) -> int:

@@ -31,6 +31,7 @@ from netsim.distributions import BlockSampler
 from netsim.k8s.manifests import resolve_target_port
 from netsim.k8s.namespaces import selects
 from netsim.k8s.objects import ServiceType, TrafficPolicy
+from netsim.model import cilium
 from netsim.model.churn import Churn
 from netsim.model.cluster import Cluster, PodEvents
 from netsim.model.controllers import DeploymentController, HpaLoop, NodeController, ReplicaSets, choose
@@ -104,7 +105,7 @@ class World:
                 for table in cluster.tables:
                     table.ready[table.pods == pod.index] = False
         cluster.slices = EndpointSlices(
-            self.env, cluster.tables, len(cluster.nodes), scenario.cluster.kube_proxy, scenario.cluster.control_plane,
+            self.env, cluster.tables, len(cluster.nodes), scenario.cluster.node_proxy, scenario.cluster.control_plane,
             lambda name: self.streams.rng("churn", f"propagation/{name}"), cluster.node_up,
             scenario.cluster.background_services + len(scenario.services),
         )
@@ -225,7 +226,7 @@ class World:
         Traffic policies filter here: ``Local`` gives the node a view of its own endpoints only.
         """
         scenario = self.run.scenario
-        config = scenario.cluster.kube_proxy
+        config = scenario.cluster.node_proxy
         node = scenario.nodes[n].name
         zones, cpus = [x.zone for x in scenario.nodes], [x.cpu for x in scenario.nodes]
         internal, external, affinity = {}, {}, {}
@@ -243,7 +244,8 @@ class World:
             if service.type.reachable_from_outside:
                 local = service.external_traffic_policy is TrafficPolicy.LOCAL
                 view = node_local_view(table, n) if local else table
-                external[s] = make_picker(config, view, self.streams.rng("routing", f"{node}/{service.name}/external"), clock=self.env)  # type: ignore[arg-type]
+                rng = self.streams.rng("routing", f"{node}/{service.name}/external")
+                external[s] = cilium.external_picker(scenario.cluster, view, rng) or make_picker(config, view, rng, clock=self.env)  # type: ignore[arg-type]
             if service.session_affinity == "ClientIP":
                 affinity[s] = ClientIpAffinity(table, service.affinity_timeout_s)
         return KubeProxy(n, config, internal, external, affinity)
