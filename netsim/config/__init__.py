@@ -117,8 +117,9 @@ _SWEEP_KEYS = ("vary", "compare_to")
 
 
 def _without_limits(config: dict[str, Any]) -> dict[str, Any]:
-    """A config for hashing: what a run may cost (run.limits) does not change what it computes."""
-    return {**config, "run": {k: v for k, v in config.get("run", {}).items() if k != "limits"}}
+    """A config for hashing: what a run may cost (run.limits) does not change what it computes, and the engine
+    (run.engine) computes the same model (a baseline records its engine; ``netsim check`` warns when they differ)."""
+    return {**config, "run": {k: v for k, v in config.get("run", {}).items() if k not in ("limits", "engine")}}
 
 
 def _apply_sweep_sets(sweep: dict[str, Any], sets: list[tuple[str, Any]]) -> None:
