@@ -72,8 +72,8 @@ class PoissonArrivals:
         self._stop = stop
         self._last = 0.0
         """The time of the last arrival drawn (the event engine refills at it)."""
-        self._times = np.empty(0)
-        self._slot = np.empty(0, dtype=np.int64)
+        self._times: list[np.ndarray] = []
+        self._slot: list[np.ndarray] = []
         self.done = slots == 0
 
     def _refill(self) -> None:
@@ -85,8 +85,8 @@ class PoissonArrivals:
         slots = (rng.random(BLOCK) * self._slots).astype(np.int64)
         times = np.cumsum(np.concatenate([[self._last], gaps]))[1:]
         self._last = float(times[-1])
-        self._times = np.concatenate([self._times, times])
-        self._slot = np.concatenate([self._slot, slots])
+        self._times.append(times)
+        self._slot.append(slots)
 
     def until(self, t1: float) -> tuple[np.ndarray, np.ndarray]:
         """Arrivals before ``t1`` (and before the client stops) not yet handed out: (times, slots)."""
@@ -95,9 +95,11 @@ class PoissonArrivals:
         while self._last < t1 and self._last < self._stop:
             self._refill()
         end = min(t1, self._stop)
-        k = int(np.searchsorted(self._times, end, side="left"))
-        times, slots = self._times[:k], self._slot[:k]
-        self._times, self._slot = self._times[k:], self._slot[k:]
+        all_times = np.concatenate(self._times) if self._times else np.empty(0)
+        all_slots = np.concatenate(self._slot) if self._slot else np.empty(0, dtype=np.int64)
+        k = int(np.searchsorted(all_times, end, side="left"))
+        times, slots = all_times[:k], all_slots[:k]
+        self._times, self._slot = [all_times[k:]], [all_slots[k:]]
         if end >= self._stop:
             self.done = True
         return times, slots

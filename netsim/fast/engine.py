@@ -69,6 +69,16 @@ def _rows(batch: dict[str, np.ndarray], index: np.ndarray) -> dict[str, np.ndarr
     return {name: col[index] for name, col in batch.items()}
 
 
+def _split_sorted(batch: dict[str, np.ndarray], key: str, t1: float) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """``batch`` in order of ``key``, cut into the rows before ``t1`` and the rest (views: nothing copied when sorted)."""
+    values = batch[key]
+    if values.size > 1 and not (values[1:] >= values[:-1]).all():
+        batch = _rows(batch, np.argsort(values, kind="stable"))
+        values = batch[key]
+    k = int(np.searchsorted(values, t1, side="left"))
+    return {n: c[:k] for n, c in batch.items()}, {n: c[k:] for n, c in batch.items()}
+
+
 class _FirstPacket:
     """One node's first-packet costs for one client (model/first_packet.py's FirstPacketCost, as arrays)."""
 
@@ -171,8 +181,9 @@ class FastRun:
         slot = np.concatenate([p[1] for p in parts])
         t = np.concatenate([p[2] for p in parts])
         op = np.concatenate([p[3] for p in parts])
-        order = np.argsort(t, kind="stable")
-        client, slot, t, op = client[order], slot[order], t[order], op[order]
+        if len(parts) > 1:
+            order = np.argsort(t, kind="stable")
+            client, slot, t, op = client[order], slot[order], t[order], op[order]
         n = t.size
         ids = np.arange(self.next_id, self.next_id + n)
         self.next_id += n
@@ -352,9 +363,7 @@ class FastRun:
                 t1 = np.inf
             to_route = _concat(to_route, issued)
             if to_route["id"].size:
-                to_route = _rows(to_route, np.argsort(to_route["connect"], kind="stable"))
-                now = to_route["connect"] < t1
-                routing, to_route = _rows(to_route, np.flatnonzero(now)), _rows(to_route, np.flatnonzero(~now))
+                routing, to_route = _split_sorted(to_route, "connect", t1)
                 if routing["id"].size:
                     self.route(routing)
                     refused = np.isfinite(routing["end"])
@@ -363,9 +372,7 @@ class FastRun:
                         self.finish(gone, gone["connect"], gone["connect"])
                     to_serve = _concat(to_serve, _rows(routing, np.flatnonzero(~refused)))
             if to_serve["id"].size:
-                to_serve = _rows(to_serve, np.argsort(to_serve["arrival"], kind="stable"))
-                now = to_serve["arrival"] < t1
-                serving, to_serve = _rows(to_serve, np.flatnonzero(now)), _rows(to_serve, np.flatnonzero(~now))
+                serving, to_serve = _split_sorted(to_serve, "arrival", t1)
                 if serving["id"].size:
                     times = self.serve(serving)
                     self.finish(serving, times["start"], times["departure"])
