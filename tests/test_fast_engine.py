@@ -140,11 +140,14 @@ def test_ineligible_features_name_their_path(change: dict, path: str) -> None:  
     assert error.value.path == "run.engine" and path in error.value.message
 
 
-def test_call_graphs_and_load_balancers_run_on_events() -> None:
+def test_call_graphs_and_session_affinity_run_on_events() -> None:
     calls = load_experiment(EXPERIMENTS / "online-boutique.yaml").scenarios[0]
     assert why_not_fast(calls).startswith("workloads.")
-    lb = next(s for s in load_experiment(EXPERIMENTS / "service-types.yaml").scenarios if s.name == "loadbalancer")
-    assert why_not_fast(lb).startswith("clients.users.target:")
+    svc = service()
+    svc["spec"]["sessionAffinity"] = "ClientIP"
+    sticky = load_experiment(experiment(manifests=[deployment(), svc])).scenarios[0]
+    assert why_not_fast(sticky).startswith("manifests: Service/web spec.sessionAffinity")
+    assert all(why_not_fast(s) is None for s in load_experiment(EXPERIMENTS / "service-types.yaml").scenarios)
     assert choose_engine(load_experiment(experiment(engine="events")).scenarios[0]) == ("events", "run.engine: events")
 
 
@@ -167,3 +170,26 @@ def test_nodeport_local_drops_on_nodes_without_endpoints() -> None:
     assert np.array_equal(events["outcome"], fast["outcome"])
     dropped = fast["outcome"] == Outcome.NO_LOCAL_ENDPOINT
     assert 0.5 < dropped.mean() < 0.85  # two of three entry nodes have no endpoint
+
+
+@pytest.mark.parametrize(("provider", "target_type", "policy"), [
+    ("aws-clb", "instance", "Cluster"),  # round robin per zone front end, no cross-zone, proxying
+    ("aws-nlb", "ip", "Cluster"),        # flow hash straight to the pods
+    ("gcp", "instance", "Local"),        # maglev; nodes without a ready endpoint are out of service
+])
+def test_cloud_load_balancers_agree_request_for_request(provider: str, target_type: str, policy: str) -> None:
+    svc = service(type_="LoadBalancer")
+    svc["spec"]["externalTrafficPolicy"] = policy
+    config = experiment(replicas=3, nodes={"count": 4, "zones": ["a", "b"]}, duration=2.0, warmup=0.5, rate=600.0,
+                        network={"same_node": "20us", "same_zone": "100us", "cross_zone": "400us", "internet": "10ms"},
+                        manifests=[deployment(replicas=3), svc],
+                        client={"name": "load", "location": "external", "target": "web", "arrival": {"rate": 600},
+                                "timeout": "1h", "source_ips": 50})
+    config["cluster"]["load_balancer"] = {"provider": provider, "target_type": target_type}
+    run = load_experiment(config).runs()[0]
+    assert why_not_fast(run.scenario) is None
+    events, fast = by_id(simulate_events(run)), by_id(simulate_fast(run))
+    for column in ("id", "pod", "entry_node", "outcome"):
+        assert np.array_equal(events[column], fast[column]), column
+    np.testing.assert_allclose(fast["latency_s"], events["latency_s"], rtol=1e-9, atol=1e-12)
+    assert np.unique(fast["pod"]).size == 3

@@ -15,8 +15,6 @@ that turns it on:
 - IPVS least-connection schedulers (``lc``, ``wlc``, ``sed``, ``nq``): they count
   open connections; ``sessionAffinity: ClientIP``: a choice is remembered for the
   time since the last connection;
-- a cloud load balancer (a LoadBalancer Service reached without ``entry_nodes``):
-  its health checks run during the run and decide its targets;
 - an ExternalName Service: the outside host is not a pod (not yet vectorised);
 - operations with steps beyond one step of work (call graphs): a pod's worker is
   held while its calls travel through other pods' queues, so one pod's service
@@ -26,7 +24,8 @@ that turns it on:
   the pods' queues within a block; not done.
 
 Everything else is eligible: Poisson arrivals (rate steps included) from
-in-cluster client pods or external NodePort clients, cluster DNS with its cache,
+in-cluster client pods or external clients (through a NodePort or the cloud
+load balancer, whose targets stay in their probed state when nothing churns), cluster DNS with its cache,
 random / round-robin / weighted round-robin / hashing (``sh``, ``dh``, ``mh``)
 choices, topology preferences and traffic policies, first-packet costs,
 multi-worker pods with finite ``queue_limit``, and timeouts (a pod serves a
@@ -73,8 +72,6 @@ def why_not_fast(scenario: ScenarioSpec) -> str | None:
         kind = service.type.value
         if kind == "ExternalName":
             return f"{where}.target: Service/{service.name} is an ExternalName (not vectorised)"
-        if client.location == "external" and kind == "LoadBalancer" and not client.entry_nodes:
-            return f"{where}.target: Service/{service.name} is reached through the cloud load balancer, whose health checks run"
     return None
 
 

@@ -37,8 +37,10 @@ from netsim.fast.draws import BlockDraws, HopDelays, OperationDraws, PoissonArri
 from netsim.fast.queues import QueueState, serve_block
 from netsim.k8s.objects import TrafficPolicy
 from netsim.model.dns import DnsDiscovery
+from netsim.model.entry import external_ip
 from netsim.model.first_packet import costs_nothing, extra_cost_s
 from netsim.model.kube_proxy import draw_first_packet_jitter, draw_rule_position, first_packet_cost
+from netsim.model.load_balancer import NO_TARGET
 from netsim.model.network import Locality
 from netsim.model.operations import COMPONENTS
 from netsim.model.request import Outcome
@@ -118,7 +120,11 @@ class _Route:
         self._first_packet: dict[int, _FirstPacket] = {}
         self._fp_args = (world, config, rules, service.name)
         self.entry_draws: BlockDraws | None = None
-        if self.external:
+        self.lb = world.load_balancers.get(route.service) if self.external and not spec.entry_nodes else None
+        """The cloud LB in front of a LoadBalancer Service (its targets fixed: nothing churns)."""
+        self.lb_latency = None if self.lb is None else \
+            distribution_draws(self.lb.spec.latency, world.streams.rng("network", f"lb/{service.name}"))
+        if self.external and self.lb is None:
             nodes = np.asarray(spec.entry_nodes or range(len(scenario.nodes)), dtype=np.float64)
             rng = world.streams.rng("routing", f"entry/{spec.name}")
             self.entry_draws = BlockDraws(lambda n: nodes[rng.integers(0, nodes.size, n)])
@@ -154,6 +160,7 @@ class FastRun:
         self.locality = np.asarray(world.network.locality, dtype=np.int64)
         pods = world.cluster.pods
         self.pod_node = np.asarray([p.node for p in pods], dtype=np.int64)
+        self.lb_table_pods = {s: np.asarray(world.cluster.tables[s].pods, dtype=np.int64) for s in world.load_balancers}
         self.queues = QueueState.idle([p.concurrency for p in pods], [p.queue_limit for p in pods], pods=len(pods))
         self.service_draws = [
             distribution_draws(scenario.workloads[p.deployment].service_time, world.streams.rng("service", p.name)) for p in pods
@@ -205,7 +212,11 @@ class FastRun:
         return picker
 
     def route(self, b: dict[str, np.ndarray]) -> None:
-        """Choose each request's pod (``b`` is in connection order) and its hops; fills ``b`` in place."""
+        """Choose each request's pod (``b`` is in connection order) and its hops; fills ``b`` in place.
+
+        Each chooser — a cloud LB, a node's kube-proxy picker for a Service — takes the
+        connections that reach it in the order they reach it, whoever sends them.
+        """
         n = b["id"].size
         client = b["client"].astype(np.int64)
         slot = b["slot"].astype(np.int64)
@@ -215,6 +226,9 @@ class FastRun:
         external = np.zeros(n, dtype=bool)
         service = np.zeros(n, dtype=np.int64)
         source = np.zeros(n, dtype=np.int64)
+        pod = np.full(n, -2, dtype=np.int64)  # -2: a kube-proxy picker chooses
+        outcome = np.full(n, -1, dtype=np.int64)
+        lb_rows: dict[int, list[np.ndarray]] = {}
         present = np.unique(client).tolist()
         rows_of = {c: np.flatnonzero(client == c) for c in present}
         for c, rows in rows_of.items():
@@ -222,58 +236,103 @@ class FastRun:
             service[rows] = route.service
             if route.external:
                 external[rows] = True
-                node[rows] = route.entry_draws.take(rows.size).astype(np.int64)  # type: ignore[union-attr]
                 internet_out[rows] = self.hops.draw(np.full(rows.size, Locality.INTERNET))
                 pick_t[rows] += internet_out[rows]
+                if route.lb is not None:
+                    source[rows] = external_ip(c, 0) + slot[rows]
+                    lb_rows.setdefault(route.service, []).append(rows)
+                else:
+                    node[rows] = route.entry_draws.take(rows.size).astype(np.int64)  # type: ignore[union-attr]
             else:
                 node[rows] = route.slot_node[slot[rows]]
                 if route.hashing:
                     source[rows] = route.slot_source[slot[rows]]
-        # each node's picker takes its connections in the order they reach it, whoever sends them
-        key = (external.astype(np.int64) * len(self.world.proxies) + node) * (int(service.max()) + 1) + service
-        order = np.lexsort((pick_t, key))
-        keys = key[order]
-        cuts = np.concatenate([[0], np.flatnonzero(np.diff(keys)) + 1, [n]])
-        pod = np.empty(n, dtype=np.int64)
-        for a, z in zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True):
-            rows = order[a:z]
-            r0 = rows[0]
-            pod[rows] = self._picker(bool(external[r0]), int(node[r0]), int(service[r0])).take(rows.size, source[rows])
+        lb_zone = np.zeros(n, dtype=np.int64)
+        lb_forward = np.zeros(n)
+        for s, parts in lb_rows.items():  # each LB's front ends, in the order connections reach them
+            rows = np.concatenate(parts)
+            rows = rows[np.argsort(pick_t[rows], kind="stable")]
+            lb = self.world.load_balancers[s]
+            zone, target = lb.route_block(source[rows])
+            lb_zone[rows] = zone
+            none = target == NO_TARGET
+            outcome[rows[none]] = Outcome.REFUSED
+            pod[rows[none]] = -1
+            sent = rows[~none]
+            for c in np.unique(client[sent]).tolist():  # LB forwarding: each client's own latency stream
+                mine = sent[client[sent] == c]
+                lb_forward[mine] = self.routes[c].lb_latency.take(mine.size)  # type: ignore[union-attr]
+            if lb.instance:
+                node[sent] = target[~none]
+                pick_t[sent] += lb_forward[sent] + self.hops.draw(self._lb_leg(lb, lb_zone[sent], node[sent]))
+            else:
+                pod[sent] = self.lb_table_pods[s][target[~none]]
+                node[sent] = self.pod_node[pod[sent]]
+        choose = np.flatnonzero(pod == -2)
+        if choose.size:  # each node's picker takes its connections in the order they reach it
+            key = (external[choose].astype(np.int64) * len(self.world.proxies) + node[choose]) * (int(service.max()) + 1) + service[choose]
+            order = choose[np.lexsort((pick_t[choose], key))]
+            keys = key[np.lexsort((pick_t[choose], key))]
+            cuts = np.concatenate([[0], np.flatnonzero(np.diff(keys)) + 1, [order.size]])
+            for a, z in zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True):
+                rows = order[a:z]
+                r0 = rows[0]
+                pod[rows] = self._picker(bool(external[r0]), int(node[r0]), int(service[r0])).take(rows.size, source[rows])
         picked = pod >= 0
         pod_node = self.pod_node[np.maximum(pod, 0)]
-        out = np.zeros(n)
+        arrival = pick_t.copy()
         back = np.zeros(n)
         proxy = np.zeros(n)
         conn = np.full(n, -1, dtype=np.int64)
-        outcome = np.full(n, -1, dtype=np.int64)
+        special = b["special"]
         for c, rows in rows_of.items():
             route = self.routes[c]
             ok = rows[picked[rows]]
-            bad = rows[~picked[rows]]
+            bad = rows[(~picked[rows]) & (outcome[rows] < 0)]
             if bad.size:
                 no_local = route.local and bool(route.table.ready.any())
                 outcome[bad] = Outcome.NO_LOCAL_ENDPOINT if no_local else Outcome.REFUSED
+            if route.lb is not None:
+                lb = self.world.load_balancers[route.service]
+                if lb.instance:
+                    arrival[ok] += self.hops.draw(self.locality[node[ok], pod_node[ok]])
+                    back[ok] = self.hops.draw(self.locality[pod_node[ok], node[ok]])
+                else:
+                    arrival[ok] += lb_forward[ok] + self.hops.draw(self._lb_leg(lb, lb_zone[ok], pod_node[ok]))
+                returned = route.lb_latency.take(ok.size)  # type: ignore[union-attr]
+                back[ok] = (back[ok] + self.hops.draw(self._lb_leg(lb, lb_zone[ok], node[ok]))) \
+                    + (returned + self.hops.draw(np.full(ok.size, Locality.INTERNET)))
+                proxy[ok] = lb_forward[ok] + returned
+                special[ok] = True
+                continue
             if route.external:
-                out[ok] = internet_out[ok] + self.hops.draw(self.locality[node[ok], pod_node[ok]])
+                arrival[ok] += self.hops.draw(self.locality[node[ok], pod_node[ok]])
                 back[ok] = self.hops.draw(self.locality[pod_node[ok], node[ok]]) + self.hops.draw(np.full(ok.size, Locality.INTERNET))
                 continue
             if route.hashing:  # connections opened through the scheduler get ids (in the order they open)
                 conn[ok] = -2
             if route.hops_free:
                 continue
-            out[ok] = self.hops.draw(self.locality[node[ok], pod_node[ok]])
+            out = self.hops.draw(self.locality[node[ok], pod_node[ok]])
             back[ok] = self.hops.draw(self.locality[pod_node[ok], node[ok]])
             if route.pays_first_packet:
                 for m in np.unique(node[ok]).tolist():
                     mine = ok[node[ok] == m]
                     proxy[mine] = route.first_packet(m).draws.take(mine.size)
-                b["special"][ok] = True
+                out += proxy[ok]
+                special[ok] = True
+            arrival[ok] += out
         opened = np.flatnonzero(conn == -2)  # b is in connection order: ids in that order
         conn[opened] = np.arange(self.next_conn, self.next_conn + opened.size)
         self.next_conn += opened.size
-        b.update(node=node, pod=pod, pick_t=pick_t, arrival=pick_t + (out - internet_out) + proxy, back=back, proxy=proxy,
-                 conn=conn, outcome=outcome)
+        b.update(node=node, pod=np.where(picked, pod, -1), pick_t=pick_t, arrival=arrival, back=back, proxy=proxy,
+                 conn=conn, outcome=outcome, special=special)
         b["end"] = np.where(picked, np.nan, pick_t)
+
+    def _lb_leg(self, lb: Any, zone: np.ndarray, node: np.ndarray) -> np.ndarray:
+        """Locality of the hops between LB zone front ends and nodes (CloudLoadBalancer.leg, vectorised)."""
+        same = np.asarray(lb.node_zone, dtype=np.int64)[node] == zone
+        return np.where(same, Locality.SAME_ZONE, Locality.CROSS_ZONE)
 
     # -- 3. serve ------------------------------------------------------------------------------
 
