@@ -193,3 +193,17 @@ def test_cloud_load_balancers_agree_request_for_request(provider: str, target_ty
         assert np.array_equal(events[column], fast[column]), column
     np.testing.assert_allclose(fast["latency_s"], events["latency_s"], rtol=1e-9, atol=1e-12)
     assert np.unique(fast["pod"]).size == 3
+
+
+def test_dns_waits_and_timeouts_agree_request_for_request() -> None:
+    """Slow DNS with a short TTL and a timeout shorter than a lookup: waits, lookups and timeouts as the event engine has them."""
+    config = experiment(replicas=2, nodes={"count": 2}, duration=3.0, warmup=0.0, rate=300.0,
+                        dns={"latency": "50ms", "cache_ttl": "1s"},
+                        network={"same_node": "20us", "same_zone": "100us", "cross_zone": "400us", "internet": "10ms"},
+                        client={"name": "load", "target": "web", "arrival": {"rate": 300}, "timeout": "30ms"})
+    run = load_experiment(config).runs()[0]
+    events, fast = by_id(simulate_events(run)), by_id(simulate_fast(run))
+    for column in ("pod", "outcome", "dns_queries", "connection", "entry_node"):
+        assert np.array_equal(events[column], fast[column]), column
+    np.testing.assert_allclose(fast["latency_s"], events["latency_s"], rtol=1e-9, atol=1e-12)
+    assert (fast["outcome"] == Outcome.TIMEOUT).any() and (fast["dns_queries"] > 0).any()

@@ -172,6 +172,7 @@ class FastRun:
         self.next_conn = 0
         self.generated = 0
         self._pickers: dict[tuple[bool, int, int], Any] = {}
+        self._timeouts = np.asarray([r.timeout for r in self.routes], dtype=np.float64)
 
     # -- 1. issue ------------------------------------------------------------------------------
 
@@ -334,6 +335,20 @@ class FastRun:
         same = np.asarray(lb.node_zone, dtype=np.int64)[node] == zone
         return np.where(same, Locality.SAME_ZONE, Locality.CROSS_ZONE)
 
+    def _drop_timed_out(self, b: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Requests whose DNS answer came after their deadline end there, never sent (as model/route.py does)."""
+        timeout = self._timeouts[b["client"].astype(np.int64)] if b["id"].size else np.empty(0)
+        late = b["connect"] > b["t_issue"] + timeout
+        if not late.any():
+            return b
+        gone = _rows(b, np.flatnonzero(late))
+        client = gone["client"].astype(np.int64)
+        gone.update(pod=np.full(client.size, -1), conn=np.full(client.size, -1), pick_t=gone["connect"], end=gone["connect"], outcome=np.full(client.size, -1),
+                    node=np.asarray([self.routes[c].slot_node[s] for c, s in zip(client.tolist(), gone["slot"].astype(np.int64).tolist(),
+                                                                                  strict=True)]))
+        self.finish(gone, gone["connect"], gone["connect"])
+        return _rows(b, np.flatnonzero(~late))
+
     # -- 3. serve ------------------------------------------------------------------------------
 
     def serve(self, b: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -423,6 +438,7 @@ class FastRun:
             to_route = _concat(to_route, issued)
             if to_route["id"].size:
                 routing, to_route = _split_sorted(to_route, "connect", t1)
+                routing = self._drop_timed_out(routing)
                 if routing["id"].size:
                     self.route(routing)
                     refused = np.isfinite(routing["end"])
