@@ -99,15 +99,21 @@ def run_plain_simpy(requests: int, seed: int = 1) -> tuple[int, float, float]:
     return len(sojourn), time.perf_counter() - started, float(np.mean(sojourn))
 
 
-def whole_process(argv: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS MB) of a child process running ``argv``."""
+def cpu_s() -> float:
+    """This process's CPU seconds so far (user + system): steadier than wall time on a shared machine."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def whole_process(argv: list[str]) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS MB) of a child process running ``argv``."""
     started = time.perf_counter()
     child = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - started
     if status != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({status})")
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,17 +131,22 @@ def main(argv: list[str] | None = None) -> int:
         run_plain_simpy(args.requests)
         return 0
     theory = MEAN_SERVICE_S / (1 - RHO) if WORKERS == 1 else float("nan")
-    rates = {}
+    rates, cpus = {}, {}
     for engine in args.engines.split(","):
+        cpu = cpu_s()
         n, wall, mean = run_netsim(args.requests, engine)
+        cpus[engine] = cpu_s() - cpu
         rates[engine] = n / wall
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"netsim {engine:6s} {n:>10,} requests in {wall:7.2f} s = {n / wall:>10,.0f} req/s   mean sojourn {mean * 1e3:.2f} ms "
               f"(M/M/1: {theory * 1e3:.2f})   peak RSS so far {peak_mb:.0f} MB")
+    cpu = cpu_s()
     m, wall_b, mean_b = run_plain_simpy(args.requests)
+    cpu_b = cpu_s() - cpu
     print(f"plain SimPy   {m:>10,} requests in {wall_b:7.2f} s = {m / wall_b:>10,.0f} req/s   mean sojourn {mean_b * 1e3:.2f} ms")
     for engine, rate in rates.items():
-        print(f"ratio in-process     netsim {engine} / plain SimPy = {rate / (m / wall_b):.2f}x")
+        print(f"ratio in-process     netsim {engine} / plain SimPy = {rate / (m / wall_b):.2f}x wall, "
+              f"{cpu_b / cpus[engine]:.2f}x CPU ({cpus[engine]:.2f} s vs {cpu_b:.2f} s)")
     if args.whole_process:
         import yaml
 
@@ -144,15 +155,15 @@ def main(argv: list[str] | None = None) -> int:
             for engine in args.engines.split(","):
                 path = Path(tmp) / f"throughput-{engine}.yaml"
                 path.write_text(yaml.safe_dump(json.loads(json.dumps(netsim_experiment(args.requests, engine)))))
-                wall, peak = whole_process([sys.executable, "-m", "netsim.cli", "run", str(path), "--no-report",
-                                            "-o", str(Path(tmp) / f"out-{engine}")])
-                walls[engine] = wall
-                print(f"whole process netsim run ({engine:6s}) {wall:7.2f} s   peak RSS {peak:6.0f} MB")
-            wall_p, peak_p = whole_process([sys.executable, __file__, "--plain-only", "--requests", str(args.requests),
-                                            "--workers", str(WORKERS)])
-            print(f"whole process plain SimPy          {wall_p:7.2f} s   peak RSS {peak_p:6.0f} MB")
-            for engine, wall in walls.items():
-                print(f"ratio whole-process  netsim {engine} / plain SimPy = {wall_p / wall:.2f}x")
+                wall, cpu, peak = whole_process([sys.executable, "-m", "netsim.cli", "run", str(path), "--no-report",
+                                                 "-o", str(Path(tmp) / f"out-{engine}")])
+                walls[engine] = (wall, cpu)
+                print(f"whole process netsim run ({engine:6s}) {wall:7.2f} s wall, {cpu:7.2f} s CPU   peak RSS {peak:6.0f} MB")
+            wall_p, cpu_p, peak_p = whole_process([sys.executable, __file__, "--plain-only", "--requests", str(args.requests),
+                                                   "--workers", str(WORKERS)])
+            print(f"whole process plain SimPy          {wall_p:7.2f} s wall, {cpu_p:7.2f} s CPU   peak RSS {peak_p:6.0f} MB")
+            for engine, (wall, cpu) in walls.items():
+                print(f"ratio whole-process  netsim {engine} / plain SimPy = {wall_p / wall:.2f}x wall, {cpu_p / cpu:.2f}x CPU")
     return 0
 
 
