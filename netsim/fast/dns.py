@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from netsim.fast.queues import group_by_pod
+
 
 class SlotCaches:
     """Every route's resolver caches: per (route, slot), when its answer arrives and when it expires."""
@@ -42,7 +44,7 @@ class SlotCaches:
         if mine.size == 0:
             return wait, queries
         key = self._base[client[mine]] + slot[mine]
-        order = np.argsort(key, kind="stable")
+        order = group_by_pod(key, int(self._base[-1]))  # a stable (radix) sort: each cache's requests in time order
         rows = mine[order]  # grouped by cache, each group in time order
         keys = key[order]
         cuts = np.flatnonzero(np.diff(keys)) + 1

@@ -34,7 +34,7 @@ import numpy as np
 
 from netsim.fast.dns import SlotCaches
 from netsim.fast.draws import BlockDraws, HopDelays, OperationDraws, PoissonArrivals, distribution_draws
-from netsim.fast.queues import QueueState, serve_block
+from netsim.fast.queues import QueueState, Served, group_by_pod, serve_grouped
 from netsim.k8s.objects import TrafficPolicy
 from netsim.model.dns import DnsDiscovery
 from netsim.model.entry import external_ip
@@ -197,7 +197,7 @@ class FastRun:
         self.next_id += n
         self.generated += n
         wait, queries = self.caches.wait(client, slot, t)
-        batch = {name: np.zeros(n) for name in _FIELDS}
+        batch = {name: np.empty(n) for name in _FIELDS}  # the rest is set by the route stage (or _drop_timed_out)
         batch.update(id=ids, client=client, slot=slot, t_issue=t, op=op, wait=wait, queries=queries, connect=t + wait,
                      special=wait > 0.0)
         return batch
@@ -230,8 +230,10 @@ class FastRun:
         pod = np.full(n, -2, dtype=np.int64)  # -2: a kube-proxy picker chooses
         outcome = np.full(n, -1, dtype=np.int64)
         lb_rows: dict[int, list[np.ndarray]] = {}
-        present = np.unique(client).tolist()
-        rows_of = {c: np.flatnonzero(client == c) for c in present}
+        if n and client[0] == client[-1] and (client == client[0]).all():
+            rows_of = {int(client[0]): np.arange(n)}
+        else:
+            rows_of = {c: np.flatnonzero(client == c) for c in np.unique(client).tolist()}
         for c, rows in rows_of.items():
             route = self.routes[c]
             service[rows] = route.service
@@ -271,9 +273,14 @@ class FastRun:
                 node[sent] = self.pod_node[pod[sent]]
         choose = np.flatnonzero(pod == -2)
         if choose.size:  # each node's picker takes its connections in the order they reach it
-            key = (external[choose].astype(np.int64) * len(self.world.proxies) + node[choose]) * (int(service.max()) + 1) + service[choose]
-            order = choose[np.lexsort((pick_t[choose], key))]
-            keys = key[np.lexsort((pick_t[choose], key))]
+            services = int(service.max()) + 1
+            key = (external[choose].astype(np.int64) * len(self.world.proxies) + node[choose]) * services + service[choose]
+            times = pick_t[choose]
+            if (times[1:] >= times[:-1]).all():  # already in time order (in-cluster, or constant hops): a radix sort by key
+                by_key = group_by_pod(key, 2 * len(self.world.proxies) * services)
+            else:
+                by_key = np.lexsort((times, key))
+            order, keys = choose[by_key], key[by_key]
             cuts = np.concatenate([[0], np.flatnonzero(np.diff(keys)) + 1, [order.size]])
             for a, z in zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True):
                 rows = order[a:z]
@@ -355,13 +362,18 @@ class FastRun:
         """Queue ``b`` (in order of arrival at the pods) at its pods; returns start and service of each request."""
         pod = b["pod"].astype(np.int64)
         n = pod.size
+        order = group_by_pod(pod, self.queues.pods)  # each pod's arrivals, in time order
+        seg = np.zeros(self.queues.pods + 1, np.int64)
+        np.cumsum(np.bincount(pod, minlength=self.queues.pods), out=seg[1:])
+        grouped_service = np.empty(n)
+        for p in np.flatnonzero(np.diff(seg)).tolist():
+            grouped_service[seg[p] : seg[p + 1]] = self.service_draws[p].take(int(seg[p + 1] - seg[p]))
+        grouped, self.queues = serve_grouped(self.queues, seg, b["arrival"][order], grouped_service)
+        served = Served(*(np.empty(n), np.empty(n), np.empty(n, bool)))
+        for mine, theirs in zip(served, grouped, strict=True):
+            mine[order] = theirs
         service = np.empty(n)
-        order = np.argsort(pod, kind="stable")
-        pods = pod[order]
-        cuts = np.concatenate([[0], np.flatnonzero(np.diff(pods)) + 1, [n]])
-        for a, z in zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True):
-            service[order[a:z]] = self.service_draws[int(pods[a])].take(z - a)
-        served, self.queues = serve_block(self.queues, pod, b["arrival"], service)
+        service[order] = grouped_service
         rejected = served.rejected
         b["outcome"] = np.where(rejected, Outcome.REJECTED, Outcome.OK)
         b["end"] = np.where(rejected, b["arrival"], served.departure) + b["back"]
@@ -445,7 +457,7 @@ class FastRun:
                     if refused.any():
                         gone = _rows(routing, np.flatnonzero(refused))
                         self.finish(gone, gone["connect"], gone["connect"])
-                    to_serve = _concat(to_serve, _rows(routing, np.flatnonzero(~refused)))
+                    to_serve = _concat(to_serve, _rows(routing, np.flatnonzero(~refused)) if refused.any() else routing)
             if to_serve["id"].size:
                 serving, to_serve = _split_sorted(to_serve, "arrival", t1)
                 if serving["id"].size:
