@@ -287,7 +287,8 @@ class FastRun:
                 r0 = rows[0]
                 pod[rows] = self._picker(bool(external[r0]), int(node[r0]), int(service[r0])).take(rows.size, source[rows])
         picked = pod >= 0
-        pod_node = self.pod_node[np.maximum(pod, 0)]
+        pod_node = np.zeros(n, dtype=np.int64)  # (a scenario may have no pod at all)
+        pod_node[picked] = self.pod_node[pod[picked]]
         arrival = pick_t.copy()
         back = np.zeros(n)
         proxy = np.zeros(n)
