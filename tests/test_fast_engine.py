@@ -207,3 +207,30 @@ def test_dns_waits_and_timeouts_agree_request_for_request() -> None:
         assert np.array_equal(events[column], fast[column]), column
     np.testing.assert_allclose(fast["latency_s"], events["latency_s"], rtol=1e-9, atol=1e-12)
     assert (fast["outcome"] == Outcome.TIMEOUT).any() and (fast["dns_queries"] > 0).any()
+
+
+def test_validate_names_the_engine_and_fast_on_an_ineligible_scenario_is_exit_2(capsys) -> None:  # type: ignore[no-untyped-def]
+    from netsim.cli import main
+
+    assert main(["validate", str(EXPERIMENTS / "quickstart.yaml")]) == 0
+    assert "  engine: fast\n" in capsys.readouterr().out
+    assert main(["validate", str(EXPERIMENTS / "quickstart.yaml"), "--set", "run.engine=events"]) == 0
+    assert "  engine: events (run.engine: events)" in capsys.readouterr().out
+    code = main(["validate", str(EXPERIMENTS / "quickstart.yaml"), "--set", "run.engine=fast",
+                 "--set", "clients.users.connections.mode=keep-alive"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("netsim: error: run.engine: fast cannot simulate") and "Traceback" not in err
+
+
+def test_the_manifest_and_a_baseline_record_the_engines() -> None:
+    from netsim.experiment import manifest
+    from netsim.regression import engines
+
+    spec = load_experiment(EXPERIMENTS / "service-types.yaml", [("run.engine", "auto")])
+    written = manifest(spec, [], 0.0, None)
+    assert {k: v["engine"] for k, v in written["scenarios"].items()} == {"clusterip": "fast", "nodeport": "fast", "loadbalancer": "fast"}
+    assert all(v["engine_reason"] is None for v in written["scenarios"].values())
+    assert engines(written) == {"clusterip": "fast", "nodeport": "fast", "loadbalancer": "fast"}
+    keep_alive = manifest(load_experiment(EXPERIMENTS / "keepalive-imbalance.yaml"), [], 0.0, None)["scenarios"]
+    assert keep_alive["keep-alive-4"]["engine"] == "events"
+    assert keep_alive["keep-alive-4"]["engine_reason"].startswith("clients.frontend.connections.mode:")
