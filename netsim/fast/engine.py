@@ -9,10 +9,11 @@ started; instead requests go through three stages a block at a time:
    (:class:`~netsim.fast.draws.PoissonArrivals`), merged in time order (ids
    follow that order, as the event engine's shared counter does), then the wait
    for cluster DNS (:class:`~netsim.fast.dns.SlotCaches`);
-2. **route**, in the order connections open: the entry node (an external
-   client's nodePort node), the node's picker for the Service (``take``: the same
-   picks as the event engine's calls), the first-packet cost, the hops there and
-   back (:class:`~netsim.fast.draws.HopDelays`);
+2. **route**, in the order connections reach each chooser: the entry node (an
+   external client's nodePort node, or the cloud LB's zone and target:
+   ``CloudLoadBalancer.route_block``), the node's picker for the Service
+   (``take``: the same picks as the event engine's calls), the first-packet cost,
+   the hops there and back (:class:`~netsim.fast.draws.HopDelays`);
 3. **serve**, in the order requests reach their pods: each pod's service times
    from its own stream, and every pod's c-worker FIFO with its waiting room by
    the recursions of :mod:`netsim.fast.queues`.
