@@ -337,6 +337,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"\nscenario {scenario.name}")
         cost = estimate(scenario)
         print(f"  cost per run: ~{cost.requests:.3g} requests, ~{cost.events:.3g} events; up to {cost.pods} pods")
+        from netsim.experiment import engine_of
+
+        engine = engine_of(scenario)
+        print(f"  engine: {engine['engine']}" + (f" ({engine['engine_reason']})" if engine["engine_reason"] else ""))
         print("\n".join(describe(scenario)))
     return EXIT_OK
 

@@ -42,13 +42,40 @@ def _cyclic_gc_paused() -> Iterator[None]:
 def simulate(run: RunSpec, keep_calls: bool = False) -> RunResult:
     """Simulate one run; deterministic for a given ``run`` (seed, replication, scenario).
 
-    ``keep_calls`` keeps one row per measured call between Services (``--save-requests``).
+    The engine is chosen here, once per run (``run.engine``, netsim/fast/eligibility.py):
+    the vectorised fast engine for an eligible scenario under ``auto`` or ``fast``,
+    otherwise the event engine. ``keep_calls`` keeps one row per measured call
+    between Services (``--save-requests``); scenarios with calls never run fast.
     """
+    from netsim.fast.eligibility import choose_engine
+
+    engine, _ = choose_engine(run.scenario)
+    if engine == "fast":
+        from netsim.fast.engine import simulate_fast
+
+        return simulate_fast(run)
+    return simulate_events(run, keep_calls)
+
+
+def simulate_events(run: RunSpec, keep_calls: bool = False) -> RunResult:
+    """Simulate one run with the event engine (any scenario)."""
     started = time.perf_counter()
     world = World(run, keep_calls)
     world.start()
     with _cyclic_gc_paused():
         run_until(world.env, world.drained)
+    return run_result(world, started, generated=sum(c.generated for c in world.clients), pod_busy=world.pod_busy(),
+                      breakdown=[c.breakdown for c in world.clients])
+
+
+def run_result(world: World, started: float, generated: int, pod_busy: list[dict[str, float]],
+               breakdown: list[dict[int, list[float]]]) -> RunResult:
+    """The RunResult of a finished run of ``world``: what its recorder holds, and what the build and run left.
+
+    Both engines end here: the fast engine feeds the same recorder and passes the
+    figures it keeps itself (requests generated, pods' busy time, breakdown sums).
+    """
+    run = world.run
     scenario = run.scenario
     cluster = world.cluster
     window = world.window
@@ -75,7 +102,7 @@ def simulate(run: RunSpec, keep_calls: bool = False) -> RunResult:
         services=services,
         pods=pods,
         nodes=[{"name": n.name, "zone": n.zone} for n in scenario.nodes],
-        generated=sum(c.generated for c in world.clients),
+        generated=generated,
         wall_time_s=time.perf_counter() - started,
         warnings=list(cluster.warnings),
         traffic={
@@ -95,6 +122,6 @@ def simulate(run: RunSpec, keep_calls: bool = False) -> RunResult:
         operation_names=list(world.operation_names),
         edges=list(world.edges),
         calls=world.ledger.figures() if world.ledger is not None else {},
-        pod_busy=world.pod_busy(),
-        breakdown=[c.breakdown for c in world.clients],
+        pod_busy=pod_busy,
+        breakdown=breakdown,
     )

@@ -27,7 +27,7 @@ from netsim.executors import check_options, run_all
 from netsim.recorder import RunResult
 from netsim.results import Results, versions, write_results
 from netsim.runstore import RunRecord, RunStore, empty_record, failed_record, fill_record, measure, requests_frame
-from netsim.spec import ExperimentSpec, RunSpec
+from netsim.spec import ExperimentSpec, RunSpec, ScenarioSpec
 
 
 class RunFailedWarning(UserWarning):
@@ -191,7 +191,7 @@ def manifest(spec: ExperimentSpec, records: Sequence[RunRecord], wall_time_s: fl
         "config_hash": spec.config_hash,
         "compare_to": spec.compare_to,
         "parameters": spec.parameters,
-        "scenarios": {s.name: {"parameters": s.parameters, "config": s.config} for s in spec.scenarios},
+        "scenarios": {s.name: {"parameters": s.parameters, "config": s.config, **engine_of(s)} for s in spec.scenarios},
         "runs": [
             {"scenario": r.scenario, "replication": r.replication, "seed": r.seed, "generated": r.generated,
              "wall_time_s": round(r.wall_time_s, 3), "run_hash": r.run_hash, "reused": r.reused, "ok": r.ok}
@@ -204,3 +204,11 @@ def manifest(spec: ExperimentSpec, records: Sequence[RunRecord], wall_time_s: fl
         "wall_time_s": round(wall_time_s, 3),
         "argv": sys.argv,
     }
+
+
+def engine_of(scenario: ScenarioSpec) -> dict[str, Any]:
+    """Which engine runs ``scenario`` (``run.engine``) and, when not the fast one, why (netsim/fast/eligibility.py)."""
+    from netsim.fast.eligibility import choose_engine
+
+    engine, reason = choose_engine(scenario)
+    return {"engine": engine, "engine_reason": reason}

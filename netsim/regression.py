@@ -93,6 +93,7 @@ def make_baseline(results: Results) -> dict[str, Any]:
         "netsim_version": __version__,
         "experiment": results.manifest.get("experiment"),
         "config_hash": results.manifest.get("config_hash"),
+        "engines": engines(results.manifest),
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "metrics": entries,
     }
@@ -270,6 +271,7 @@ def _baseline_rows(runs: pd.DataFrame, baseline: dict[str, Any], factor: float, 
             f"config hash {results.manifest.get('config_hash')} differs from the baseline's {baseline.get('config_hash')}: "
             "the experiment changed since the baseline was made, so a difference may be intended"
         )
+    warnings.extend(engine_warnings(baseline, results.manifest))
     keys = set(map(tuple, runs[KEYS].astype(str).to_numpy()))
     entries = baseline["metrics"]
     if not any((e["scenario"], e["client"], e["service"]) in keys for e in entries):
@@ -420,3 +422,22 @@ def _change(change: float) -> str:
         return "+inf" if change > 0 else "-inf"
     text = number(change * 100, 2)
     return (text if text.startswith("-") or text == "0" else f"+{text}") + " %"
+
+
+def engines(manifest: dict[str, Any]) -> dict[str, str]:
+    """Per scenario, the engine that ran it (``events`` for results made before ``run.engine`` existed)."""
+    return {name: str(entry.get("engine", "events")) for name, entry in manifest.get("scenarios", {}).items()}
+
+
+def engine_warnings(baseline: dict[str, Any], manifest: dict[str, Any]) -> list[str]:
+    """A warning per scenario whose engine differs from the baseline's: the engines agree in law, not draw for draw."""
+    before = baseline.get("engines") or {}
+    now = engines(manifest)
+    out = []
+    for name, engine in now.items():
+        was = before.get(name, "events")  # baselines made before run.engine existed came from the event engine
+        if was != engine:
+            out.append(f"scenario '{name}' ran on the {engine} engine, the baseline's on the {was} engine: the engines agree "
+                       "within their confidence intervals, not draw for draw, so a small difference may come from the engine; "
+                       f"set run.engine: {was} to compare like with like, or renew the baseline")
+    return out

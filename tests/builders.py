@@ -35,11 +35,12 @@ def service(name: str = "web", selector: dict[str, str] | None = None, port: int
 def experiment(*, replicas: int = 1, concurrency: int = 1, mean_service: float = 0.001, rate: float = 500.0,
                duration: float = 60.0, warmup: float = 5.0, nodes: Any = None, network: dict | None = None,
                dns: dict | None = None, manifests: list[dict] | None = None, seed: int = 1,
-               replications: int = 1, service_time: Any = None, client: dict | None = None) -> dict[str, Any]:
+               replications: int = 1, service_time: Any = None, client: dict | None = None,
+               engine: str = "auto") -> dict[str, Any]:
     """An experiment with zero latencies unless told otherwise: an exact queueing model."""
     return copy.deepcopy({
         "name": "test",
-        "run": {"duration": duration, "warmup": warmup, "replications": replications, "seed": seed},
+        "run": {"duration": duration, "warmup": warmup, "replications": replications, "seed": seed, "engine": engine},
         "cluster": {
             "nodes": nodes if nodes is not None else {"count": 1},
             "network": network or ZERO_NETWORK,

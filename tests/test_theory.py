@@ -31,11 +31,16 @@ def assert_close_to(simulated: np.ndarray, expected: float, z: float = 4.0) -> N
     assert abs(mean - expected) / expected < 0.15, "simulated mean far from theory"
 
 
+ENGINES = pytest.mark.parametrize("engine", ["events", "fast"])
+"""Every analytic check runs on both engines (the fast one: netsim/fast/)."""
+
+
+@ENGINES
 @pytest.mark.parametrize("rho", [0.5, 0.8])
-def test_single_pod_single_worker_is_mm1(rho: float) -> None:
+def test_single_pod_single_worker_is_mm1(rho: float, engine: str) -> None:
     mu = 1000.0
     lam = rho * mu
-    result = simulate_one(experiment(rate=lam, mean_service=1 / mu, duration=200.0, warmup=5.0))
+    result = simulate_one(experiment(rate=lam, mean_service=1 / mu, duration=200.0, warmup=5.0, engine=engine))
     latencies = measured_latencies(result)
     assert_close_to(latencies, theory.mm1_mean_sojourn(lam, mu))
     # p99: per-batch p99s, compared like means
@@ -46,18 +51,20 @@ def test_single_pod_single_worker_is_mm1(rho: float) -> None:
     assert abs(p99s.mean() - expected) <= 4 * se + 0.02 * expected  # per-batch p99 has a small-sample bias
 
 
+@ENGINES
 @pytest.mark.parametrize("servers", [2, 4])
-def test_single_pod_with_c_workers_is_mmc(servers: int) -> None:
+def test_single_pod_with_c_workers_is_mmc(servers: int, engine: str) -> None:
     mu = 1000.0
     lam = 0.8 * servers * mu
-    result = simulate_one(experiment(rate=lam, mean_service=1 / mu, concurrency=servers, duration=100.0))
+    result = simulate_one(experiment(rate=lam, mean_service=1 / mu, concurrency=servers, duration=100.0, engine=engine))
     assert_close_to(measured_latencies(result), theory.mmc_mean_sojourn(lam, mu, servers))
 
 
-def test_random_choice_over_n_pods_is_n_independent_mm1() -> None:
+@ENGINES
+def test_random_choice_over_n_pods_is_n_independent_mm1(engine: str) -> None:
     pods, mu, rho = 5, 1000.0, 0.7
     lam_total = rho * mu * pods
-    result = simulate_one(experiment(replicas=pods, rate=lam_total, mean_service=1 / mu, duration=60.0))
+    result = simulate_one(experiment(replicas=pods, rate=lam_total, mean_service=1 / mu, duration=60.0, engine=engine))
     req = result.requests
     ok = result.measured() & (req["outcome"] == Outcome.OK)
     # every pod's share of requests within sampling error of 1/N (binomial, 4 sigma)

@@ -29,7 +29,7 @@ from netsim.errors import ConfigError, did_you_mean
 from netsim.k8s.manifests import check_documents
 
 if TYPE_CHECKING:
-    from netsim.spec import ExperimentSpec
+    from netsim.spec import ExperimentSpec, ScenarioSpec
 
 # ``netsim.spec`` imports this package for the config types: when it is imported first it is
 # only partly initialised here, so bind the module and look ExperimentSpec up when it is used.
@@ -94,6 +94,7 @@ def load_experiment(source: str | Path | Mapping[str, Any], sets: Iterable[tuple
             limits.check_config(config, where)
             specs.append(build_scenario(name, config, {**parameters, **dict(sets)}, sources, warnings))
             warnings.extend(limits.check_scenario(specs[-1], where))
+            _check_engine(specs[-1])
         except ConfigError as exc:
             raise ConfigError(exc.path, exc.message + (where if where not in exc.message else "")) from None
     names = [s.name for s in specs]
@@ -116,8 +117,9 @@ _SWEEP_KEYS = ("vary", "compare_to")
 
 
 def _without_limits(config: dict[str, Any]) -> dict[str, Any]:
-    """A config for hashing: what a run may cost (run.limits) does not change what it computes."""
-    return {**config, "run": {k: v for k, v in config.get("run", {}).items() if k != "limits"}}
+    """A config for hashing: what a run may cost (run.limits) does not change what it computes, and the engine
+    (run.engine) computes the same model (a baseline records its engine; ``netsim check`` warns when they differ)."""
+    return {**config, "run": {k: v for k, v in config.get("run", {}).items() if k not in ("limits", "engine")}}
 
 
 def _apply_sweep_sets(sweep: dict[str, Any], sets: list[tuple[str, Any]]) -> None:
@@ -295,3 +297,14 @@ def _apply_early_sets(raw: dict[str, Any], sets: list[tuple[str, Any]]) -> list[
     early = [(p, v) for p, v in sets if p.split(".")[0] == "manifest_files"]
     apply_sets(raw, early)
     return [(p, v) for p, v in sets if p.split(".")[0] != "manifest_files"]
+
+
+def _check_engine(scenario: ScenarioSpec) -> None:
+    """``run.engine: fast`` on a scenario the fast engine cannot simulate: say which feature, and the fix."""
+    if scenario.run.engine != "fast":
+        return
+    from netsim.fast.eligibility import why_not_fast
+
+    reason = why_not_fast(scenario)
+    if reason is not None:
+        raise ConfigError("run.engine", f"fast cannot simulate this scenario ({reason}); use engine: auto or events")

@@ -49,6 +49,8 @@ class RunConfig(Section):
     replications: Count = Field(1, ge=1, description="independent runs per scenario, each with its own seed")
     seed: Count = Field(0, ge=0, description="root seed; per-run seeds derive from it with SeedSequence")
     limits: LimitsConfig = Field(default_factory=LimitsConfig, description="raise a cost limit deliberately (docs/config.md, Limits)")
+    engine: Literal["auto", "events", "fast"] = Field(
+        "auto", description="auto: the vectorised fast engine when the scenario is eligible, else the event engine")
 
 
 class NodeConfig(Section):

@@ -269,6 +269,43 @@ class CloudLoadBalancer:
         table = self._maglev[zone]
         return zone, self.targets[candidates[int(table[flow % table.size])]]
 
+    def route_block(self, sources: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`route` for many new connections at once, in order (the fast engine's way): the same draws,
+        round-robin pointers and hashes as that many calls, while the target list does not change."""
+        n = int(sources.size)
+        u = np.empty(n)
+        port = np.empty(n, dtype=np.uint64)
+        done = 0
+        while done < n:
+            if self._i >= len(self._uniforms):
+                self._refill()
+            take = min(n - done, len(self._uniforms) - self._i)
+            u[done : done + take] = self._uniforms[self._i : self._i + take]
+            port[done : done + take] = np.asarray(self._port_hashes[self._i : self._i + take], dtype=np.uint64)
+            self._i += take
+            done += take
+        live = np.asarray(self._live_zones, dtype=np.int64)
+        if not live.size:
+            return np.zeros(n, dtype=np.int64), np.full(n, NO_TARGET, dtype=np.int64)
+        zone = live[(u * live.size).astype(np.int64)]
+        target = np.empty(n, dtype=np.int64)
+        targets = np.asarray(self.targets, dtype=np.int64)
+        flow = mix64(np.asarray(sources, dtype=np.uint64) + np.uint64(1)) ^ port
+        for z in np.unique(zone).tolist():
+            mine = np.flatnonzero(zone == z)
+            candidates = np.asarray(self._candidates[z], dtype=np.int64)
+            size = candidates.size
+            if self.spec.algorithm == "round-robin":
+                k = (self._rr[z] + np.arange(mine.size)) % size
+                self._rr[z] = int(k[-1]) + 1
+                target[mine] = targets[candidates[k]]
+            elif self.spec.algorithm == "flow-hash":
+                target[mine] = targets[candidates[(flow[mine] % np.uint64(size)).astype(np.int64)]]
+            else:
+                table = self._maglev[z]
+                target[mine] = targets[candidates[table[(flow[mine] % np.uint64(table.size)).astype(np.int64)]]]
+        return zone, target
+
     def serves(self, zone: int, target: int) -> bool:
         """Whether zone front end ``zone`` sends new connections to ``target`` now (health checks, deregistration;
         while failing open, unhealthy targets too)."""
