@@ -39,13 +39,16 @@ def _cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def simulate(run: RunSpec, keep_calls: bool = False) -> RunResult:
+def simulate(run: RunSpec, keep_calls: bool = False, keep_requests: bool = True) -> RunResult:
     """Simulate one run; deterministic for a given ``run`` (seed, replication, scenario).
 
-    ``keep_calls`` keeps one row per measured call between Services (``--save-requests``).
+    ``keep_calls`` keeps one row per measured call between Services; ``keep_requests``
+    one row per request in ``RunResult.requests`` (a library caller's default;
+    ``netsim run`` keeps them only with ``--save-requests``). The tables never need
+    them: they come from the tally folded during the run (netsim/tally.py).
     """
     started = time.perf_counter()
-    world = World(run, keep_calls)
+    world = World(run, keep_calls, keep_requests)
     world.start()
     with _cyclic_gc_paused():
         run_until(world.env, world.drained)
@@ -69,6 +72,7 @@ def simulate(run: RunSpec, keep_calls: bool = False) -> RunResult:
         parameters=dict(scenario.parameters),
         window=window,
         requests=world.recorder.columns(),
+        tally=world.recorder.tally.figures(),
         clients=[c.name for c in scenario.clients],
         client_entry_hops=[c.route.entry.entry_hops for c in world.clients],
         client_ip_preserved=[c.route.entry.client_ip_preserved for c in world.clients],

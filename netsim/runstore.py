@@ -123,7 +123,7 @@ def measure(run: RunSpec, save_requests: bool = False) -> RunRecord:
 
     record = empty_record(run)
     try:
-        fill_record(record, engine.simulate(run), save_requests)
+        fill_record(record, engine.simulate(run, keep_requests=save_requests), save_requests)
     except Exception as exc:  # one bad run must not sink the sweep; KeyboardInterrupt still stops it
         record.error = f"{type(exc).__name__}: {exc}"
         record.traceback = traceback.format_exc()

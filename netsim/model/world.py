@@ -50,6 +50,7 @@ from netsim.model.traffic import TrafficBuilder, caller_ip
 from netsim.recorder import CallLedger, Recorder
 from netsim.routing import EndpointTable
 from netsim.spec import CallStep, ChurnEventSpec, LookupStep, ParallelStep, RunSpec, WorkStep
+from netsim.tally import RequestTally
 
 if TYPE_CHECKING:
     from netsim.k8s.objects import Deployment
@@ -58,18 +59,23 @@ if TYPE_CHECKING:
 class World:
     """The cluster of one run and every part acting on it; :meth:`start` sets it going."""
 
-    def __init__(self, run: RunSpec, keep_calls: bool = False) -> None:
+    def __init__(self, run: RunSpec, keep_calls: bool = False, keep_requests: bool = True) -> None:
         scenario = run.scenario
         self.run = run
         self.env = Environment()
         self.streams = Streams(run.seed_sequence)
-        self.recorder = Recorder()
         self.network = Network(scenario.cluster.network, scenario.nodes, self.streams.rng("network", "hops"))
         self.window = (scenario.run.warmup, scenario.run.warmup + scenario.run.duration)
         called = {call.service for w in scenario.workloads.values() for op in w.operations for call in _calls(op.steps)}
         targeted = {c.service for c in scenario.clients} | called
         self.cluster = cluster = Cluster(self.env, scenario.nodes, scenario.deployments,
                                          [s for s in scenario.services if s.name in targeted])
+        zones = sorted({n.zone for n in scenario.nodes})
+        self.recorder = Recorder(RequestTally(
+            len(scenario.clients), len(cluster.services), len(scenario.operation_names), self.window,
+            [zones.index(n.zone) for n in scenario.nodes], lambda: [p.node for p in cluster.pods],
+            self.window[1] if scenario.churn or scenario.autoscalers else None,
+        ), keep=keep_requests)
         self.events = PodEvents()
         self.ids = count()
         """Request ids, shared by every sender."""
