@@ -52,6 +52,11 @@ def simulate(run: RunSpec, keep_calls: bool = False, keep_requests: bool = True)
     world.start()
     with _cyclic_gc_paused():
         run_until(world.env, world.drained)
+    return result_of(world, run, started)
+
+
+def result_of(world: World, run: RunSpec, started: float) -> RunResult:
+    """The RunResult of a world that has run (``started``: when the run began, for its wall time)."""
     scenario = run.scenario
     cluster = world.cluster
     window = world.window

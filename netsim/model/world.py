@@ -114,6 +114,7 @@ class World:
             lambda name: self.streams.rng("churn", f"propagation/{name}"), cluster.node_up,
             scenario.cluster.background_services + len(scenario.services),
         )
+        self._zones_cpus = ([x.zone for x in scenario.nodes], [x.cpu for x in scenario.nodes])
         self.proxies = [self._kube_proxy(n) for n in range(len(cluster.nodes))]
         cluster.slices.proxies = self.proxies
 
@@ -225,32 +226,35 @@ class World:
             lb.add_targets()
 
     def _kube_proxy(self, n: int) -> KubeProxy:
-        """Node ``n``'s kube-proxy over its own view of each Service's endpoints.
+        """Node ``n``'s kube-proxy over its own view of each Service's endpoints (built per Service on first use)."""
+        return KubeProxy(n, self.run.scenario.cluster.kube_proxy, {}, build=lambda s: self._proxy_rules(n, s))
 
-        Per Service: an in-cluster picker, a nodePort picker, ClientIP affinity.
+    def _proxy_rules(self, n: int, s: int) -> tuple[Any, Any, Any]:
+        """Node ``n``'s rules for Service ``s``: an in-cluster picker, a nodePort picker, ClientIP affinity.
+
         Traffic policies filter here: ``Local`` gives the node a view of its own endpoints only.
         """
         scenario = self.run.scenario
         config = scenario.cluster.kube_proxy
         node = scenario.nodes[n].name
-        zones, cpus = [x.zone for x in scenario.nodes], [x.cpu for x in scenario.nodes]
-        internal, external, affinity = {}, {}, {}
-        for s, table in enumerate(self.slices.views[n]):
-            service = self.cluster.services[s]
-            local = service.internal_traffic_policy is TrafficPolicy.LOCAL
+        zones, cpus = self._zones_cpus
+        table = self.slices.views[n][s]
+        service = self.cluster.services[s]
+        local = service.internal_traffic_policy is TrafficPolicy.LOCAL
+        view = node_local_view(table, n) if local else table
+        prefer = None
+        if not local and topology_preference(service.traffic_distribution, service.topology_mode, table.nodes, zones, cpus, n) is not None:
+            def prefer(nodes, service=service):  # type: ignore[no-untyped-def]  # recomputed when endpoints are added
+                return topology_preference(service.traffic_distribution, service.topology_mode, nodes, zones, cpus, n)
+        internal = make_picker(config, view, self.streams.rng("routing", f"{node}/{service.name}"), s, prefer)  # type: ignore[arg-type]
+        external = affinity = None
+        if service.type.reachable_from_outside:
+            local = service.external_traffic_policy is TrafficPolicy.LOCAL
             view = node_local_view(table, n) if local else table
-            prefer = None
-            if not local and topology_preference(service.traffic_distribution, service.topology_mode, table.nodes, zones, cpus, n) is not None:
-                def prefer(nodes, service=service):  # type: ignore[no-untyped-def]  # recomputed when endpoints are added
-                    return topology_preference(service.traffic_distribution, service.topology_mode, nodes, zones, cpus, n)
-            internal[s] = make_picker(config, view, self.streams.rng("routing", f"{node}/{service.name}"), s, prefer)  # type: ignore[arg-type]
-            if service.type.reachable_from_outside:
-                local = service.external_traffic_policy is TrafficPolicy.LOCAL
-                view = node_local_view(table, n) if local else table
-                external[s] = make_picker(config, view, self.streams.rng("routing", f"{node}/{service.name}/external"))  # type: ignore[arg-type]
-            if service.session_affinity == "ClientIP":
-                affinity[s] = ClientIpAffinity(table, service.affinity_timeout_s)
-        return KubeProxy(n, config, internal, external, affinity)
+            external = make_picker(config, view, self.streams.rng("routing", f"{node}/{service.name}/external"))  # type: ignore[arg-type]
+        if service.session_affinity == "ClientIP":
+            affinity = ClientIpAffinity(table, service.affinity_timeout_s)
+        return internal, external, affinity
 
     def _target_port(self, s: int, pod: Pod) -> int | None:
         service = self.cluster.services[s]
