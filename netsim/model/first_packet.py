@@ -94,15 +94,18 @@ class FirstPacketCost:
         self._rng = rng
         self._values: list[float] = []
         self._i = 0
+        self._next = 16
+        """Draws in the next batch: small at first (thousands of node × client samplers, most used little), doubling."""
 
     def __call__(self) -> float:
         i = self._i
         if i >= len(self._values):
+            size, self._next = self._next, min(self._next * 2, self.BLOCK)
             if self._config.first_packet.model == "measured":
-                self._values = extra_cost_s(self._config.mode, self._services, self._rng.random(self.BLOCK)).tolist()
+                self._values = extra_cost_s(self._config.mode, self._services, self._rng.random(size)).tolist()
             else:
-                jitter = draw_first_packet_jitter(self._config, self._rng, self.BLOCK)
-                self._values = first_packet_cost(self._config, np.full(self.BLOCK, self._position), jitter).tolist()
+                jitter = draw_first_packet_jitter(self._config, self._rng, size)
+                self._values = first_packet_cost(self._config, np.full(size, self._position), jitter).tolist()
             i = 0
         self._i = i + 1
         return self._values[i]

@@ -30,7 +30,7 @@ import numpy as np
 from netsim.distributions import BlockSampler
 from netsim.k8s.manifests import resolve_target_port
 from netsim.k8s.objects import ServiceType, TrafficPolicy
-from netsim.k8s.selectors import matches_equality
+from netsim.k8s.selectors import LabelIndex, matches_equality
 from netsim.model.churn import Churn
 from netsim.model.cluster import Cluster, PodEvents
 from netsim.model.controllers import DeploymentController, HpaLoop, NodeController, ReplicaSets, choose
@@ -104,6 +104,15 @@ class World:
             self._new_pod(cluster.deployments[placement.deployment], placement.name, placement.node, 0, initial=True)
 
         # 2. endpoints, their propagation, kube-proxy
+        self._ports: dict[str, Any] = {}
+        self._pod_labels = LabelIndex()
+        """Pods by label: each Service's selector finds its pods without a scan (pods added as they are scheduled)."""
+        for pod in cluster.pods:
+            self._pod_labels.add(pod.index, pod.labels)
+        self._selectors = LabelIndex()
+        """Services by the labels of their selector: a new pod finds the Services that may select it."""
+        for s, service in enumerate(cluster.services):
+            self._selectors.add(s, service.selector or {})
         cluster.tables = [self._endpoints(s) for s in range(len(cluster.services))]
         for status, pod in zip(cluster.status, cluster.pods, strict=True):
             if not status.ready:  # a readiness gate that never turns True: never an endpoint
@@ -218,7 +227,8 @@ class World:
 
     def _pod_scheduled(self, pod: Pod) -> None:
         """A pod created during the run has a node: it joins the Services that select it, and ip-target LBs."""
-        for s in range(len(self.cluster.services)):
+        self._pod_labels.add(pod.index, pod.labels)
+        for s in self._selectors.touching(pod.labels):  # only Services whose selector shares a label with it
             target = self._target_port(s, pod)
             if target is not None:
                 self.slices.add(s, pod.index, pod.node, target)
@@ -265,6 +275,12 @@ class World:
 
     def _service_port(self, name: str) -> Any:
         """The port of Service ``name`` that senders use (the first one a client or a call names)."""
+        port = self._ports.get(name)
+        if port is None:
+            port = self._ports[name] = self._find_service_port(name)
+        return port
+
+    def _find_service_port(self, name: str) -> Any:
         scenario = self.run.scenario
         for client in scenario.clients:
             if client.service == name:
@@ -279,7 +295,8 @@ class World:
     def _endpoints(self, s: int) -> EndpointTable:
         """The EndpointSlice of one Service port: matching pods whose target port resolves."""
         pods, nodes, ports = [], [], []
-        for pod in self.cluster.pods:
+        for index in self._pod_labels.having(self.cluster.services[s].selector or {}):
+            pod = self.cluster.pods[index]
             target = self._target_port(s, pod)
             if target is not None:
                 pods.append(pod.index)
