@@ -105,3 +105,9 @@ def test_rows_and_columns_end_in_the_same_tally() -> None:
         np.testing.assert_array_equal(by_rows.columns()[name], by_columns.columns()[name])
     a, b = by_rows.tally.figures(), by_columns.tally.figures()
     assert np.array_equal(a["histogram"], b["histogram"]) and np.array_equal(a["pod_values"], b["pod_values"])
+
+
+def test_the_t_table_is_scipys() -> None:
+    from scipy import stats
+
+    assert [metrics.t975(df) for df in range(1, 40)] == [float(stats.t.ppf(0.975, df)) for df in range(1, 40)]
