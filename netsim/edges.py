@@ -124,39 +124,37 @@ def operation_rows(result: RunResult) -> list[dict[str, Any]]:
     return rows
 
 
-def breakdown_sums(result: RunResult, client: int) -> dict[int, np.ndarray]:
+def breakdown_sums(result: RunResult, client: int, view: TallyView | None = None) -> dict[int, np.ndarray]:
     """Per operation of one client: [OK measured requests, Σ latency, Σ each component] in seconds.
 
     Requests whose latency is network + queueing + work only were summed by the tally
     as they ended (queueing = start − arrival at the pod, work = answer − start, the
     network the rest); the others by their client (``RunResult.breakdown``).
     """
-    view = TallyView(result.figures())
+    view = view or TallyView(result.figures())
     out: dict[int, np.ndarray] = {}
     for op, sums in (result.breakdown[client] if client < len(result.breakdown) else {}).items():
         out[int(op)] = np.asarray(sums, dtype=float)
     sc = view.scalars
-    for (c, _), groups in view._pairs.items():
-        if c != client:
+    for g in view.of_client(client):
+        if not sc["plain"][g]:
             continue
-        for g in groups:
-            if not sc["plain"][g]:
-                continue
-            sums = out.setdefault(int(view.operation[g]), np.zeros(2 + len(COMPONENTS)))
-            latency, queue, work = sc["plain_latency_s"][g], sc["plain_queueing_s"][g], sc["plain_work_s"][g]
-            sums[0] += sc["plain"][g]
-            sums[1] += latency
-            sums[2 + COMPONENTS.index("network")] += latency - queue - work
-            sums[2 + COMPONENTS.index("queueing")] += queue
-            sums[2 + COMPONENTS.index("work")] += work
+        sums = out.setdefault(int(view.operation[g]), np.zeros(2 + len(COMPONENTS)))
+        latency, queue, work = sc["plain_latency_s"][g], sc["plain_queueing_s"][g], sc["plain_work_s"][g]
+        sums[0] += sc["plain"][g]
+        sums[1] += latency
+        sums[2 + COMPONENTS.index("network")] += latency - queue - work
+        sums[2 + COMPONENTS.index("queueing")] += queue
+        sums[2 + COMPONENTS.index("work")] += work
     return out
 
 
 def breakdown_rows(result: RunResult) -> list[dict[str, Any]]:
     """Per client and entry operation of one run: the mean of each latency component over its OK requests."""
     rows = []
+    view = TallyView(result.figures())
     for c, client in enumerate(result.clients):
-        for op, sums in sorted(breakdown_sums(result, c).items()):
+        for op, sums in sorted(breakdown_sums(result, c, view).items()):
             n = sums[0]
             if not n:
                 continue

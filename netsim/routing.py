@@ -85,15 +85,20 @@ class BatchedPicker:
 
     ``refill(n)`` returns ``n`` endpoint positions; the picker translates them to
     pod indices once per batch. Call :meth:`invalidate` when the table changes
-    (a pod became ready or went away): the rest of the batch is dropped.
+    (a pod became ready or went away): the rest of the batch is dropped. Batches
+    start at ``FIRST`` picks and double up to ``block``: a cluster has a picker per
+    (node, Service) that traffic uses, most of them used a few times.
     """
 
-    __slots__ = ("_i", "_picks", "_refill", "block", "table")
+    __slots__ = ("_i", "_next", "_picks", "_refill", "block", "table")
+
+    FIRST = 16
 
     def __init__(self, table: EndpointTable, refill: Callable[[int], np.ndarray], block: int = 4096) -> None:
         self.table = table
         self._refill = refill
         self.block = block
+        self._next = min(self.FIRST, block)
         self._picks: list[int] = []
         self._i = 0
 
@@ -107,7 +112,9 @@ class BatchedPicker:
         """
         i = self._i
         if i >= len(self._picks):
-            positions = self._refill(self.block)
+            size = self._next
+            self._next = min(size * 2, self.block)
+            positions = self._refill(size)
             if len(self.table) == 0:
                 self._picks = [NO_ENDPOINT] * len(positions)
             else:

@@ -274,13 +274,19 @@ class TallyView:
         self.client = pair // services
         self.service = pair % services
         self._pairs: dict[tuple[int, int], list[int]] = {}
+        self._clients: dict[int, list[int]] = {}
         for g in order.tolist():
             self._pairs.setdefault((int(self.client[g]), int(self.service[g])), []).append(g)
+            self._clients.setdefault(int(self.client[g]), []).append(g)
         self.scalars = {name: figures["scalars"][:, j] for j, name in enumerate(SCALARS)}
 
     def pairs(self) -> list[tuple[int, int]]:
         """Every (client, Service) that recorded a request (warm-up included), client-major."""
         return list(self._pairs)
+
+    def of_client(self, client: int) -> list[int]:
+        """The group rows of a client, by Service then operation."""
+        return self._clients.get(client, [])
 
     def groups(self, client: int, service: int) -> list[int]:
         """The group rows of a pair, by operation."""

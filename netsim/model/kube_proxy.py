@@ -196,6 +196,8 @@ def topology_preference(
     (:func:`allocate_zone_hints`). kube-proxy falls back to all endpoints whenever
     none of the preferred ones is ready (:class:`~netsim.routing.FallbackPicker`).
     """
+    if traffic_distribution not in ("PreferSameNode", "PreferClose") and topology_mode != "Auto":
+        return None  # cluster-wide routing, the common case: nothing to compute
     endpoint_nodes = np.asarray(endpoint_nodes)
     zone = node_zones[node]
     endpoint_zones = [node_zones[int(k)] for k in endpoint_nodes]
