@@ -17,7 +17,7 @@ def _scan(deployments, nodes):  # type: ignore[no-untyped-def]
         for r in range(d.replicas):
             if not candidates:
                 break
-            n = min(candidates, key=lambda i: (own[i], total[i], i))  # noqa: B023
+            n = min(candidates, key=lambda i: (own[i], total[i], i))
             own[n] += 1
             total[n] += 1
             out.append((d.name, f"{d.name}-{r + 1}", n))
