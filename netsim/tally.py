@@ -28,9 +28,10 @@ from typing import Any
 import numpy as np
 
 from netsim import histogram
+from netsim.model.request import Outcome
 
-OUTCOMES = 9
-"""How many :class:`netsim.model.request.Outcome` kinds there are (OK is 0)."""
+OUTCOMES = len(Outcome)
+"""How many :class:`netsim.model.request.Outcome` kinds there are (OK is 0): the width of per-kind counts."""
 LATENCY_EDGES_MS = np.logspace(-3, 6, 9 * 40 + 1)
 """Upper bin edges of the per-run latency histogram (``latency.csv``): 1 µs to 1000 s, 40 a decade (each bin ±3 %)."""
 POD_BITS = 32
