@@ -85,7 +85,8 @@ class FirstPacketCost:
     (above). ``linear``: this node's rule position is fixed, jitter per connection.
     """
 
-    BLOCK = 4096
+    BLOCK = 256
+    """At most this many draws held: one sampler per node × Service × sender that traffic uses."""
 
     def __init__(self, config, position: float, rng: np.random.Generator, services: int) -> None:  # type: ignore[no-untyped-def]
         self._config = config
