@@ -6,8 +6,9 @@ The cluster: NODES nodes over 3 zones; SERVICES ClusterIP Services, each in fron
 Deployment of PODS/SERVICES pods (one worker each, exponential 1 ms work); one client
 per Service, sending from a client pod on every node (netsim's default), the clients'
 rates adding up to REQUESTS over 10 simulated seconds. With ``--calls`` each
-Deployment's pods also call the next Service (a chain of calls), so every pod is a
-client too. The run goes through the library path of ``netsim run`` (config → spec →
+even-numbered Deployment's pods also call the next Service (pairs: a chain through
+all SERVICES would multiply the last Services' load by SERVICES and overload them),
+so half the pods are clients too and each request makes one call. The run goes through the library path of ``netsim run`` (config → spec →
 engine → per-run tables) without ``--save-requests``: the requests are folded as they
 finish and not kept. Peak RSS is the process's high-water mark (``ru_maxrss``), so run
 one size per process.
@@ -39,7 +40,7 @@ def experiment(nodes: int, services: int, pods: int, requests: float, calls: boo
         manifests.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
                           "spec": {"selector": {"app": name}, "ports": [{"port": 80}]}})
         workload: dict[str, Any] = {"service_time": {"distribution": "exponential", "mean": 0.001}, "concurrency": 1}
-        if calls and i + 1 < services:
+        if calls and i % 2 == 0 and i + 1 < services:
             workload["operations"] = {"default": [{"work": "service_time"}, {"call": f"s{i + 1}"}]}
         workloads[name] = workload
     return {
