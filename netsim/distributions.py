@@ -263,41 +263,50 @@ def coerce_distribution(value: Any) -> Any:
 
 
 class BlockSampler:
-    """Hands out one draw at a time from numpy batches of ``block`` draws.
+    """Hands out one draw at a time from numpy batches, small at first and doubling up to ``BLOCK``.
 
     Why: asking numpy for one number costs about a microsecond; taking the next
-    item of a list costs tens of nanoseconds. The sequence of values is the same
-    whatever the block size for a given generator state only if the block size is
-    the same, so it is fixed here.
+    item of a list costs tens of nanoseconds. A sampler that is used a few times
+    (one of thousands of pods, a rare retry backoff) draws only a few: batches start
+    at ``FIRST`` and double with use up to ``BLOCK``, so memory follows use, not the
+    number of samplers (a cluster of 150,000 pods has as many service-time samplers). numpy's generators draw these distributions one value after another,
+    so the values do not depend on how they are batched.
     """
 
-    __slots__ = ("_buf", "_constant", "_dist", "_i", "_rng")
+    __slots__ = ("_buf", "_constant", "_dist", "_i", "_next", "_rng")
 
-    BLOCK = 4096
+    BLOCK = 256
+    FIRST = 16
 
     def __init__(self, dist: _Distribution, rng: np.random.Generator) -> None:
         self._dist = dist
         self._rng = rng
         self._buf: list[float] = []
         self._i = 0
+        self._next = self.FIRST
         self._constant = dist.mean if isinstance(dist, Constant) else None
 
-    def block(self) -> list[float]:
-        """The next ``BLOCK`` draws at once, for a caller that indexes them itself (a pod's hot path).
+    def _size(self) -> int:
+        size = self._next
+        self._next = min(size * 2, self.BLOCK)
+        return size
 
-        The same values, in the same order, as ``BLOCK`` calls would give; a sampler is
-        used either way, never both.
+    def block(self) -> list[float]:
+        """The next batch of draws at once, for a caller that indexes them itself (a pod's hot path).
+
+        The same values, in the same order, as calls would give; a sampler is used
+        either way, never both.
         """
         if self._constant is not None:
-            return [self._constant] * self.BLOCK
-        return self._dist.sample(self._rng, self.BLOCK).tolist()
+            return [self._constant] * self._size()
+        return self._dist.sample(self._rng, self._size()).tolist()
 
     def __call__(self) -> float:
         if self._constant is not None:
             return self._constant
         i = self._i
         if i >= len(self._buf):
-            self._buf = self._dist.sample(self._rng, self.BLOCK).tolist()
+            self._buf = self._dist.sample(self._rng, self._size()).tolist()
             i = 0
         self._i = i + 1
         return self._buf[i]

@@ -12,7 +12,7 @@ then over replications (``edges.csv``, ``operations.csv``, ``breakdown.csv``):
   ``cross_node_fraction`` and ``cross_zone_fraction`` of the OK calls a pod served,
   and ``retries``;
 - an **operation** row is a client's entry operation: its requests, errors and
-  end-to-end latency (exact percentiles of the recorded requests);
+  end-to-end latency (percentiles from the run's log histograms, within ±0.5 %);
 - a **breakdown** row splits a client operation's mean end-to-end latency (OK
   requests) along its critical path into components (netsim/model/operations.py
   COMPONENTS) that add up to ``latency_mean_ms``: one row per component, tidy.
@@ -30,6 +30,7 @@ from netsim import histogram
 from netsim.model.operations import COMPONENTS
 from netsim.model.request import Outcome
 from netsim.recorder import RunResult
+from netsim.tally import TallyView
 
 EDGE_KEYS = ["scenario", "caller", "caller_kind", "service", "operation"]
 EDGE_COLUMNS = [
@@ -46,51 +47,31 @@ BREAKDOWN_KEYS = ["scenario", "client", "operation", "component"]
 BREAKDOWN_COLUMNS_OUT = ["scenario", "replication", "client", "operation", "component", "ms", "share", "latency_mean_ms"]
 
 
-def _zone_of_node(result: RunResult) -> np.ndarray:
-    zones = sorted({n["zone"] for n in result.nodes})
-    return np.asarray([zones.index(n["zone"]) for n in result.nodes] + [-1], dtype=np.int64)
-
-
-def _pod_node(result: RunResult) -> np.ndarray:
-    names = [n["name"] for n in result.nodes]
-    return np.asarray([names.index(p["node"]) if p["node"] in names else -1 for p in result.pods] + [-1], dtype=np.int64)
-
-
 def entry_requests(result: RunResult) -> int:
     """Measured entry requests of the run (the denominator of ``calls_per_request``)."""
-    return int(result.measured().sum())
+    return int(TallyView(result.figures()).scalars["measured"].sum())
 
 
 def edge_rows(result: RunResult) -> list[dict[str, Any]]:
     """One row per edge of one run: clients' requests to their Services, then calls between Services."""
-    req = result.requests
-    measured = result.measured()
+    view = TallyView(result.figures())
     total = entry_requests(result)
-    zone = _zone_of_node(result)
-    pod_node = _pod_node(result)
     base = {"scenario": result.scenario, "replication": result.replication}
     rows = []
-    ops = req["operation"]
-    for c, client in enumerate(result.clients):
-        for s, service in enumerate(result.services):
-            mine = measured & (req["client"] == c) & (req["service"] == s)
-            for op in np.unique(ops[mine]).tolist():
-                mask = mine & (ops == op)
-                outcome = req["outcome"][mask]
-                ok = outcome == Outcome.OK
-                latency = req["latency_s"][mask][ok]
-                pods = req["pod"][mask][ok]
-                served = pods >= 0
-                entry = req["entry_node"][mask][ok][served]
-                nodes = pod_node[pods[served]]
-                rows.append({
-                    **base, "caller": client, "caller_kind": "client", "service": service["name"],
-                    "operation": result.operation_names[op],
-                    **_figures(int(mask.sum()), total, np.bincount(outcome, minlength=len(Outcome)), latency.sum(),
-                               histogram.counts(latency), int(served.sum()), int((nodes != entry).sum()),
-                               int((zone[nodes] != zone[entry]).sum()),
-                               sum(1 for t, k in result.retries if k == c and result.window[0] <= t < result.window[1])),
-                })
+    for c, s in view.pairs():
+        client, service = result.clients[c], result.services[s]
+        retries = sum(1 for t, k in result.retries if k == c and result.window[0] <= t < result.window[1])
+        for g in view.groups(c, s):
+            n = int(view.scalars["measured"][g])
+            if not n:
+                continue
+            rows.append({
+                **base, "caller": client, "caller_kind": "client", "service": service["name"],
+                "operation": result.operation_names[int(view.operation[g])],
+                **_figures(n, total, view.total([g], "outcomes"), view.total([g], "ok_latency_s"),
+                           view.total([g], "histogram"), int(view.scalars["served"][g]), int(view.scalars["cross_node"][g]),
+                           int(view.scalars["cross_zone"][g]), retries),
+            })
     calls = result.calls
     for e, edge in enumerate(result.edges):
         rows.append({
@@ -122,62 +103,58 @@ def _figures(n: int, entry: int, outcomes: np.ndarray, latency_sum: float, hist:
 
 def operation_rows(result: RunResult) -> list[dict[str, Any]]:
     """One row per client × Service × entry operation of one run: its requests and end-to-end latency."""
-    req = result.requests
-    measured = result.measured()
+    view = TallyView(result.figures())
     duration = result.window[1] - result.window[0]
     rows = []
-    for c, client in enumerate(result.clients):
-        for s, service in enumerate(result.services):
-            mine = measured & (req["client"] == c) & (req["service"] == s)
-            for op in np.unique(req["operation"][mine]).tolist():
-                mask = mine & (req["operation"] == op)
-                ok = req["outcome"][mask] == Outcome.OK
-                n = int(mask.sum())
-                ms = req["latency_s"][mask][ok] * 1000.0
-                p50, p90, p99 = np.percentile(ms, [50, 90, 99]) if ms.size else (np.nan,) * 3
-                rows.append({
-                    "scenario": result.scenario, "replication": result.replication, "client": client, "service": service["name"],
-                    "operation": result.operation_names[op], "requests": n, "errors": n - int(ok.sum()),
-                    "error_rate": (n - int(ok.sum())) / n if n else np.nan, "throughput_rps": int(ok.sum()) / duration,
-                    "latency_mean_ms": float(ms.mean()) if ms.size else np.nan, "latency_p50_ms": float(p50),
-                    "latency_p90_ms": float(p90), "latency_p99_ms": float(p99),
-                })
+    for c, s in view.pairs():
+        for g in view.groups(c, s):
+            n = int(view.scalars["measured"][g])
+            if not n:
+                continue
+            ok = int(view.figures["outcomes"][g][Outcome.OK])
+            hist = np.asarray(view.figures["histogram"][g])
+            p50, p90, p99 = histogram.quantiles(hist, [0.5, 0.9, 0.99]) * 1000.0 if ok else (np.nan,) * 3
+            rows.append({
+                "scenario": result.scenario, "replication": result.replication, "client": result.clients[c],
+                "service": result.services[s]["name"], "operation": result.operation_names[int(view.operation[g])],
+                "requests": n, "errors": n - ok, "error_rate": (n - ok) / n, "throughput_rps": ok / duration,
+                "latency_mean_ms": view.scalars["ok_latency_s"][g] / ok * 1000.0 if ok else np.nan,
+                "latency_p50_ms": float(p50), "latency_p90_ms": float(p90), "latency_p99_ms": float(p99),
+            })
     return rows
 
 
-def breakdown_sums(result: RunResult, client: int) -> dict[int, np.ndarray]:
+def breakdown_sums(result: RunResult, client: int, view: TallyView | None = None) -> dict[int, np.ndarray]:
     """Per operation of one client: [OK measured requests, Σ latency, Σ each component] in seconds.
 
-    Requests whose latency is network + queueing + work only are summed from their
-    records (queueing = start − arrival at the pod, work = answer − start, the network
-    the rest); the others were summed as they ended (``RunResult.breakdown``).
+    Requests whose latency is network + queueing + work only were summed by the tally
+    as they ended (queueing = start − arrival at the pod, work = answer − start, the
+    network the rest); the others by their client (``RunResult.breakdown``).
     """
-    req = result.requests
-    ok = result.measured() & (req["outcome"] == Outcome.OK) & (req["client"] == client)
-    plain = ok & (req["queueing_s"] >= 0)
+    view = view or TallyView(result.figures())
     out: dict[int, np.ndarray] = {}
     for op, sums in (result.breakdown[client] if client < len(result.breakdown) else {}).items():
         out[int(op)] = np.asarray(sums, dtype=float)
-    ops = req["operation"][plain]
-    for op in np.unique(ops).tolist():
-        mask = plain & (req["operation"] == op)
-        latency = req["latency_s"][mask]
-        queue = req["queueing_s"][mask]
-        work = req["work_s"][mask]
-        sums = out.setdefault(int(op), np.zeros(2 + len(COMPONENTS)))
-        sums[0] += mask.sum()
-        sums[1] += latency.sum()
-        sums[2 + COMPONENTS.index("network")] += (latency - queue - work).sum()
-        sums[2 + COMPONENTS.index("queueing")] += queue.sum()
-        sums[2 + COMPONENTS.index("work")] += work.sum()
+    sc = view.scalars
+    for g in view.of_client(client):
+        if not sc["plain"][g]:
+            continue
+        sums = out.setdefault(int(view.operation[g]), np.zeros(2 + len(COMPONENTS)))
+        latency, queue, work = sc["plain_latency_s"][g], sc["plain_queueing_s"][g], sc["plain_work_s"][g]
+        sums[0] += sc["plain"][g]
+        sums[1] += latency
+        sums[2 + COMPONENTS.index("network")] += latency - queue - work
+        sums[2 + COMPONENTS.index("queueing")] += queue
+        sums[2 + COMPONENTS.index("work")] += work
     return out
 
 
 def breakdown_rows(result: RunResult) -> list[dict[str, Any]]:
     """Per client and entry operation of one run: the mean of each latency component over its OK requests."""
     rows = []
+    view = TallyView(result.figures())
     for c, client in enumerate(result.clients):
-        for op, sums in sorted(breakdown_sums(result, c).items()):
+        for op, sums in sorted(breakdown_sums(result, c, view).items()):
             n = sums[0]
             if not n:
                 continue

@@ -39,13 +39,16 @@ def _cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def simulate(run: RunSpec, keep_calls: bool = False) -> RunResult:
+def simulate(run: RunSpec, keep_calls: bool = False, keep_requests: bool = True) -> RunResult:
     """Simulate one run; deterministic for a given ``run`` (seed, replication, scenario).
 
     The engine is chosen here, once per run (``run.engine``, netsim/fast/eligibility.py):
     the vectorised fast engine for an eligible scenario under ``auto`` or ``fast``,
     otherwise the event engine. ``keep_calls`` keeps one row per measured call
-    between Services (``--save-requests``); scenarios with calls never run fast.
+    between Services (``--save-requests``); scenarios with calls never run fast. ``keep_requests``
+    keeps one row per request in ``RunResult.requests`` (a library caller's default; ``netsim run``
+    keeps them only with ``--save-requests``). The tables never need them: they come from the tally
+    folded during the run (netsim/tally.py).
     """
     from netsim.fast.eligibility import choose_engine
 
@@ -53,14 +56,14 @@ def simulate(run: RunSpec, keep_calls: bool = False) -> RunResult:
     if engine == "fast":
         from netsim.fast.engine import simulate_fast
 
-        return simulate_fast(run)
-    return simulate_events(run, keep_calls)
+        return simulate_fast(run, keep_requests)
+    return simulate_events(run, keep_calls, keep_requests)
 
 
-def simulate_events(run: RunSpec, keep_calls: bool = False) -> RunResult:
+def simulate_events(run: RunSpec, keep_calls: bool = False, keep_requests: bool = True) -> RunResult:
     """Simulate one run with the event engine (any scenario)."""
     started = time.perf_counter()
-    world = World(run, keep_calls)
+    world = World(run, keep_calls, keep_requests)
     world.start()
     with _cyclic_gc_paused():
         run_until(world.env, world.drained)
@@ -96,6 +99,7 @@ def run_result(world: World, started: float, generated: int, pod_busy: list[dict
         parameters=dict(scenario.parameters),
         window=window,
         requests=world.recorder.columns(),
+        tally=world.recorder.tally.figures(),
         clients=[c.name for c in scenario.clients],
         client_entry_hops=[c.route.entry.entry_hops for c in world.clients],
         client_ip_preserved=[c.route.entry.client_ip_preserved for c in world.clients],

@@ -40,10 +40,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from netsim.model.request import Outcome
 from netsim.recorder import RunResult
+from netsim.tally import LATENCY_EDGES_MS, TallyView
 
 KEYS = ["scenario", "client", "service"]
 RUN_COLUMNS = [
@@ -73,8 +73,6 @@ TIMELINE_COLUMNS = [
 ]
 EVENT_COLUMNS = ["scenario", "replication", "t_s", "action", "target", "detail"]
 TIMELINE_BUCKET_S = 1.0
-LATENCY_EDGES_MS = np.logspace(-3, 6, 9 * 40 + 1)
-"""Upper bin edges of the per-run latency histogram: 1 µs to 1000 s, 40 a decade (each bin ±3 %)."""
 _CI = {"latency_mean_ms": "latency_mean_ms_ci95", "latency_p99_ms": "latency_p99_ms_ci95", "error_rate": "error_rate_ci95"}
 
 
@@ -91,13 +89,15 @@ def load_figures(served_per_pod: np.ndarray) -> dict[str, float]:
     }
 
 
-def latency_figures(latency_s: np.ndarray) -> dict[str, float]:
-    if latency_s.size == 0:
+def latency_figures(histogram_counts: np.ndarray, ok: int, latency_sum_s: float) -> dict[str, float]:
+    """Mean (exact) and percentiles (from the log histogram, within ±0.5 %) of a pair's OK latencies."""
+    from netsim import histogram
+
+    if not ok:
         return {k: np.nan for k in ("latency_mean_ms", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "latency_p999_ms")}
-    ms = latency_s * 1000.0
-    p50, p90, p99, p999 = np.percentile(ms, [50, 90, 99, 99.9])
+    p50, p90, p99, p999 = histogram.quantiles(histogram_counts, [0.5, 0.9, 0.99, 0.999]) * 1000.0
     return {
-        "latency_mean_ms": float(ms.mean()),
+        "latency_mean_ms": latency_sum_s / ok * 1000.0,
         "latency_p50_ms": float(p50),
         "latency_p90_ms": float(p90),
         "latency_p99_ms": float(p99),
@@ -106,54 +106,43 @@ def latency_figures(latency_s: np.ndarray) -> dict[str, float]:
 
 
 def run_rows(result: RunResult) -> list[dict[str, Any]]:
-    """One row per (client, service) of one run: the figures of ``runs.csv``."""
-    req = result.requests
-    measured = result.measured()
+    """One row per (client, service) of one run: the figures of ``runs.csv``, from the run's tally."""
+    view = TallyView(result.figures())
     duration = result.window[1] - result.window[0]
-    pod_node = np.array([_node_index(result, p["node"]) for p in result.pods] + [-1], dtype=np.int32)
-    node_zone = np.array([n["zone"] for n in result.nodes] + [""], dtype=object)
-    done = req["t_issue_s"] + req["latency_s"]
-    completed = (done >= result.window[0]) & (done < result.window[1]) & (req["outcome"] == Outcome.OK)
     rows = []
-    for c, client in enumerate(result.clients):
-        for s, service in enumerate(result.services):
-            pair = (req["client"] == c) & (req["service"] == s)
-            mask = measured & pair
-            if not mask.any() and not _targets(result, c, s):
-                continue
-            outcome = req["outcome"][mask]
-            ok = outcome == Outcome.OK
-            n = int(mask.sum())
-            errors = int((~ok).sum())
-            all_pods = req["pod"][mask][ok]
-            in_cluster = all_pods >= 0  # an ExternalName's requests are served outside (pod -1)
-            pods = all_pods[in_cluster]
-            entry = req["entry_node"][mask][ok][in_cluster]
-            served_nodes = pod_node[pods]
-            hops = np.full(int(ok.sum()), result.client_entry_hops[c], dtype=np.int64)
-            hops[in_cluster] += served_nodes != entry
-            endpoints = np.asarray(service["endpoints"], dtype=np.int64)
-            served = np.bincount(pods, minlength=len(result.pods))[endpoints] if endpoints.size else np.zeros(0)
-            row = {
-                "scenario": result.scenario, "replication": result.replication, "client": client,
-                "service": service["name"], "service_type": service["type"], "requests": n, "errors": errors,
-                "error_rate": errors / n if n else np.nan, "throughput_rps": int((completed & pair).sum()) / duration,
-                **latency_figures(req["latency_s"][mask][ok]),
-                **load_figures(served),
-                "cross_node_fraction": float(np.mean(served_nodes != entry)) if pods.size else np.nan,
-                "cross_zone_fraction": float(np.mean(node_zone[served_nodes] != node_zone[entry])) if pods.size else np.nan,
-                "hops_mean": float(hops.mean()) if hops.size else np.nan,
-                "client_ip_preserved_fraction": float(result.client_ip_preserved[c]) if hops.size else np.nan,
-                "dns_queries_per_request": float(req["dns_queries"][mask].mean()) if n else np.nan,
-            }
-            for kind in Outcome:
-                if kind is not Outcome.OK:
-                    row[kind.column] = int((outcome == kind).sum())
-            row.update(cross_zone_cost(result, c, int(np.sum(node_zone[served_nodes] != node_zone[entry]))))
-            row["retries"] = sum(1 for t, k in result.retries if k == c and result.window[0] <= t < result.window[1])
-            row["proxy_cpu_cores"] = result.traffic.get("proxy_cpu_s", 0.0) / duration  # the whole run's mesh proxies
-            row.update(programming_figures(result, s))
-            rows.append(row)
+    for c, s in view.pairs():
+        client, service = result.clients[c], result.services[s]
+        groups = view.groups(c, s)
+        outcomes = view.total(groups, "outcomes")
+        n = int(view.total(groups, "measured"))
+        ok = int(outcomes[Outcome.OK])
+        errors = n - ok
+        served_n = int(view.total(groups, "served"))
+        cross_node = int(view.total(groups, "cross_node"))
+        cross_zone = int(view.total(groups, "cross_zone"))
+        endpoints = np.asarray(service["endpoints"], dtype=np.int64)
+        served = view.served_by_pod(c, s, len(result.pods))[endpoints] if endpoints.size else np.zeros(0)
+        row = {
+            "scenario": result.scenario, "replication": result.replication, "client": client,
+            "service": service["name"], "service_type": service["type"], "requests": n, "errors": errors,
+            "error_rate": errors / n if n else np.nan, "throughput_rps": view.total(groups, "completed_ok") / duration,
+            **latency_figures(view.total(groups, "histogram"), ok, view.total(groups, "ok_latency_s")),
+            **load_figures(served),
+            "cross_node_fraction": cross_node / served_n if served_n else np.nan,
+            "cross_zone_fraction": cross_zone / served_n if served_n else np.nan,
+            # links crossed: the client's way in, and one more when the pod is on another node than the entry
+            "hops_mean": (ok * result.client_entry_hops[c] + cross_node) / ok if ok else np.nan,
+            "client_ip_preserved_fraction": float(result.client_ip_preserved[c]) if ok else np.nan,
+            "dns_queries_per_request": view.total(groups, "dns_queries") / n if n else np.nan,
+        }
+        for kind in Outcome:
+            if kind is not Outcome.OK:
+                row[kind.column] = int(outcomes[kind])
+        row.update(cross_zone_cost(result, c, cross_zone))
+        row["retries"] = sum(1 for t, k in result.retries if k == c and result.window[0] <= t < result.window[1])
+        row["proxy_cpu_cores"] = result.traffic.get("proxy_cpu_s", 0.0) / duration  # the whole run's mesh proxies
+        row.update(programming_figures(result, s))
+        rows.append(row)
     return rows
 
 
@@ -195,46 +184,47 @@ def timeline_rows(result: RunResult, bucket_s: float = TIMELINE_BUCKET_S) -> lis
 
     Only for runs with churn or an autoscaler (empty otherwise).
 
-    Latency percentiles are of the successful requests issued in the bucket;
-    ``ready_endpoints`` is the number of ready endpoints in the EndpointSlice at the
-    bucket's end and ``ready_endpoints_min`` the fewest during it (what
-    kube-proxy is told; each node's own view lags it).
+    Latency percentiles are of the successful requests issued in the bucket (from
+    log histograms, within ±0.5 %); ``ready_endpoints`` is the number of ready
+    endpoints in the EndpointSlice at the bucket's end and ``ready_endpoints_min``
+    the fewest during it (what kube-proxy is told; each node's own view lags it).
     """
+    from netsim import histogram
+
     if not result.ready_endpoints:
         return []  # nothing churned in this run: no timeline
-    req = result.requests
-    end = result.window[1]
-    edges = np.arange(0.0, end + bucket_s * 0.5, bucket_s)
-    if edges.size < 2:
+    tally = result.figures()
+    n = int(tally.get("timeline_bins", 0))
+    if n < 1 or "timeline_keys" not in tally:
         return []
-    n = edges.size - 1
-    bucket = np.minimum((req["t_issue_s"] / bucket_s).astype(np.int64), n)
-    client_service = {int(c): int(s) for c, s in zip(req["client"].tolist(), req["service"].tolist(), strict=True)}
+    bucket_s = float(tally.get("timeline_bin_s", bucket_s))
+    edges = np.arange(n + 1) * bucket_s
+    keys, values = np.asarray(tally["timeline_keys"], dtype=np.int64), np.asarray(tally["timeline_values"], dtype=np.int64)
+    hist_keys, hist_values = np.asarray(tally["timeline_hist_keys"], dtype=np.int64), np.asarray(tally["timeline_hist_values"])
+    client_service = {c: s for c, s in TallyView(tally).pairs()}
     rows = []
     for s, service in enumerate(result.services):
-        mask = (req["service"] == s) & (bucket < n)
-        b = bucket[mask]
-        outcome = req["outcome"][mask]
-        counts = np.bincount(b, minlength=n)
-        by_kind = {kind: np.bincount(b[outcome == kind], minlength=n) for kind in Outcome}
+        lo, hi = np.searchsorted(keys, [s * n, (s + 1) * n])
+        counts = np.zeros((n, values.shape[1]), dtype=np.int64)
+        counts[keys[lo:hi] - s * n] = values[lo:hi]
         retry_times = np.array([t for t, c in result.retries if client_service.get(c) == s], dtype=float)
         retries = np.bincount(np.minimum((retry_times / bucket_s).astype(np.int64), n), minlength=n + 1)[:n]
-        ok = outcome == Outcome.OK
-        order = np.argsort(b[ok], kind="stable")
-        ok_b, ok_ms = b[ok][order], req["latency_s"][mask][ok][order] * 1000.0
-        starts = np.searchsorted(ok_b, np.arange(n + 1))
+        h_lo, h_hi = np.searchsorted(hist_keys, [s * n * histogram.BUCKETS, (s + 1) * n * histogram.BUCKETS])
+        mine_keys, mine_counts = hist_keys[h_lo:h_hi] - s * n * histogram.BUCKETS, hist_values[h_lo:h_hi]
         log = result.ready_endpoints[s]
         ready_end, ready_min = _step_values(log, edges)
         for k in range(n):
-            piece = ok_ms[starts[k]:starts[k + 1]]
-            p50, p99 = np.percentile(piece, [50, 99]) if piece.size else (np.nan, np.nan)
+            a, b = np.searchsorted(mine_keys, [k * histogram.BUCKETS, (k + 1) * histogram.BUCKETS])
+            hist = np.zeros(histogram.BUCKETS, dtype=np.int64)
+            hist[mine_keys[a:b] - k * histogram.BUCKETS] = mine_counts[a:b]
+            p50, p99 = histogram.quantiles(hist, [0.5, 0.99]) * 1000.0 if b > a else (np.nan, np.nan)
             row: dict[str, Any] = {
                 "scenario": result.scenario, "replication": result.replication, "service": service["name"],
-                "t_s": float(edges[k]), "requests": int(counts[k]), "ok": int(by_kind[Outcome.OK][k]),
+                "t_s": float(edges[k]), "requests": int(counts[k].sum()), "ok": int(counts[k, Outcome.OK]),
             }
             for kind in Outcome:
                 if kind is not Outcome.OK:
-                    row[kind.column] = int(by_kind[kind][k])
+                    row[kind.column] = int(counts[k, kind])
             row.update({
                 "retries": int(retries[k]), "latency_p50_ms": float(p50), "latency_p99_ms": float(p99),
                 "ready_endpoints": float(ready_end[k]), "ready_endpoints_min": float(ready_min[k]),
@@ -271,14 +261,6 @@ def events_frame(results: Iterable[RunResult], parameters: Sequence[str] = ()) -
     return pd.DataFrame(rows, columns=[*EVENT_COLUMNS, *parameters])
 
 
-def _targets(result: RunResult, client: int, service: int) -> bool:
-    return bool(((result.requests["client"] == client) & (result.requests["service"] == service)).any())
-
-
-def _node_index(result: RunResult, name: str) -> int:
-    return next(i for i, n in enumerate(result.nodes) if n["name"] == name)
-
-
 def pod_rows(result: RunResult) -> list[dict[str, Any]]:
     """One row per (service, endpoint pod) of one run: the figures of ``pods.csv``.
 
@@ -287,16 +269,21 @@ def pod_rows(result: RunResult) -> list[dict[str, Any]]:
     worker-seconds in the measured window over its capacity there (workers × its time
     alive in the window), whatever Service the work was for.
     """
-    req = result.requests
-    measured = result.measured() & (req["outcome"] == Outcome.OK)
+    tally = result.figures()
+    n_pods = len(result.pods)
+    service_of, pod_of, served_of, own_of = TallyView(tally).by_service_pod(n_pods)
+    connections = np.asarray(tally.get("connections", np.zeros((0, 3))), dtype=np.int64).reshape(-1, 3)
     pod_served = (result.calls or {}).get("pod_served", {})
     rows = []
     for s, service in enumerate(result.services):
-        mask = measured & (req["service"] == s) & (req["pod"] >= 0)  # ExternalName requests have no pod
-        served = np.bincount(req["pod"][mask], minlength=len(result.pods))
+        lo, hi = np.searchsorted(service_of, [s, s + 1])
+        served = np.zeros(n_pods, dtype=np.int64)
+        served[pod_of[lo:hi]] = served_of[lo:hi]
         by_calls = np.asarray(pod_served.get(s, np.zeros(0, dtype=np.int64)))
         served[: by_calls.size] += by_calls
-        conns = connections_per_pod(req["pod"][mask], req["connection"][mask], len(result.pods))
+        conns = np.zeros(n_pods, dtype=np.int64)
+        conns[pod_of[lo:hi]] = own_of[lo:hi]  # a connection per request
+        conns += np.bincount(connections[connections[:, 0] == s, 1], minlength=n_pods)[:n_pods]
         total = int(served[np.asarray(service["endpoints"], dtype=np.int64)].sum()) if service["endpoints"] else 0
         for p in service["endpoints"]:
             pod = result.pods[p]
@@ -343,24 +330,16 @@ def cross_zone_cost(result: RunResult, client: int, crossings: int) -> dict[str,
 
 def latency_rows(result: RunResult) -> list[dict[str, Any]]:
     """The latency histogram of one run's OK measured requests, per (client, service): ``latency.csv``."""
-    req = result.requests
-    ok = result.measured() & (req["outcome"] == Outcome.OK)
+    view = TallyView(result.figures())
     labels = [float(f"{edge:.6g}") for edge in LATENCY_EDGES_MS]
     rows = []
-    for c, client in enumerate(result.clients):
-        for s, service in enumerate(result.services):
-            mask = ok & (req["client"] == c) & (req["service"] == s)
-            if not mask.any():
-                continue
-            ms = req["latency_s"][mask] * 1000.0
-            # Bin i holds (edge[i-1], edge[i]]; out-of-range values go to the first or last bin.
-            bins = np.clip(np.searchsorted(LATENCY_EDGES_MS, ms, side="left"), 0, LATENCY_EDGES_MS.size - 1)
-            counts = np.bincount(bins, minlength=LATENCY_EDGES_MS.size)
-            for i in np.flatnonzero(counts):
-                rows.append({
-                    "scenario": result.scenario, "replication": result.replication, "client": client,
-                    "service": service["name"], "le_ms": labels[i], "count": int(counts[i]),
-                })
+    for c, s in view.pairs():
+        counts = view.total(view.groups(c, s), "latency_bins")
+        for i in np.flatnonzero(counts):
+            rows.append({
+                "scenario": result.scenario, "replication": result.replication, "client": result.clients[c],
+                "service": result.services[s]["name"], "le_ms": labels[i], "count": int(counts[i]),
+            })
     return rows
 
 
@@ -370,7 +349,26 @@ def ci95_halfwidth(values: Sequence[float] | np.ndarray) -> float:
     x = x[~np.isnan(x)]
     if x.size < 2:
         return float("nan")
-    return float(stats.t.ppf(0.975, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size))
+    return float(t975(x.size - 1) * x.std(ddof=1) / np.sqrt(x.size))
+
+
+T975 = (12.706204736174694, 4.302652729749462, 3.1824463052837078, 2.7764451051977934, 2.5705818356363146,
+        2.4469118511449786, 2.364624251592784, 2.306004135204166, 2.262157162798205, 2.228138851986274,
+        2.200985160091639, 2.1788128296672284, 2.1603686564627913, 2.144786687917804, 2.131449545559776,
+        2.1199052992212546, 2.1098155778333156, 2.1009220402410382, 2.0930240544083087, 2.085963447265864,
+        2.0796138447276795, 2.0738730679040254, 2.0686576104190486, 2.0638985616280245, 2.0595385527532972,
+        2.0555294386428735, 2.0518305164802846, 2.0484071417952454, 2.045229642132703, 2.0422724563012378)
+"""Student-t 0.975 quantiles for 1..30 degrees of freedom (scipy.stats.t.ppf's values): the usual replication
+counts need no scipy import (half a second of a short run's start-up)."""
+
+
+def t975(df: int) -> float:
+    """The Student-t 0.975 quantile with ``df`` degrees of freedom."""
+    if 1 <= df <= len(T975):
+        return T975[df - 1]
+    from scipy import stats
+
+    return float(stats.t.ppf(0.975, df))
 
 
 def runs_frame(results: Iterable[RunResult], parameters: Sequence[str] = ()) -> pd.DataFrame:

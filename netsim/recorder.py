@@ -36,37 +36,56 @@ REQUEST_SCHEMA: dict[str, str] = {
 
 
 class Recorder:
-    """Collects one row per finished request.
+    """Takes one row per finished request, folds them into a tally, and keeps them only when asked.
 
     The hot path appends tuples (in schema order) to :attr:`rows` directly, a
     bound ``list.append`` with no Python frame; :meth:`flush`, called every few
-    thousand arrivals, moves them into the numpy columns in one conversion.
+    thousand arrivals, converts them to numpy columns in one go once enough have
+    gathered, folds them into ``tally`` (netsim/tally.py: every per-run figure) and,
+    with ``keep`` (``--save-requests``, or a library caller that wants the rows),
+    also stores them in columns that grow by doubling. Without ``keep`` memory does
+    not grow with the number of requests.
     """
 
-    def __init__(self, capacity: int = 1 << 16) -> None:
-        self._columns = {name: np.empty(capacity, dtype=dtype) for name, dtype in REQUEST_SCHEMA.items()}
+    FOLD_AT = 1 << 14
+    """Rows gathered before a fold: numpy's per-call cost spread over many requests."""
+
+    def __init__(self, tally: Any = None, keep: bool = True, capacity: int = 1 << 16) -> None:
+        self.tally = tally
+        self.keep = keep
+        self._columns = {name: np.empty(capacity if keep else 0, dtype=dtype) for name, dtype in REQUEST_SCHEMA.items()}
         self._size = 0
+        self._folded = 0
         self.rows: list[tuple[Any, ...]] = []
 
-    def flush(self) -> None:
-        """Move buffered rows into the columns (growing them by doubling)."""
+    def flush(self, force: bool = False) -> None:
+        """Fold the buffered rows (when enough have gathered, or ``force``)."""
         rows = self.rows
-        if not rows:
+        if not rows or (len(rows) < self.FOLD_AT and not force):
             return
         width = len(REQUEST_SCHEMA)
         # every field is numeric; float64 holds them exactly (fromiter is faster than np.array on tuples)
         block = np.fromiter(chain.from_iterable(rows), np.float64, count=len(rows) * width).reshape(-1, width)
         rows.clear()  # in place: the hot path holds a bound ``rows.append``
-        need = self._grow(len(block))
-        for j, name in enumerate(REQUEST_SCHEMA):
-            self._columns[name][self._size : need] = block[:, j]
-        self._size = need
+        self._take({name: block[:, j] for j, name in enumerate(REQUEST_SCHEMA)})
+
+    def _take(self, block: dict[str, np.ndarray]) -> None:
+        n = len(block["outcome"])
+        self._folded += n
+        if self.tally is not None:
+            self.tally.fold(block)
+        if self.keep:
+            need = self._grow(n)
+            for name in REQUEST_SCHEMA:
+                self._columns[name][self._size : need] = block[name]
+            self._size = need
 
     def _grow(self, n: int) -> int:
         """Make room for ``n`` more rows (doubling the columns); returns the new size."""
         need = self._size + n
         capacity = len(self._columns["outcome"])
         if need > capacity:
+            capacity = max(capacity, 1)
             while capacity < need:
                 capacity *= 2
             for name, col in self._columns.items():
@@ -79,21 +98,18 @@ class Recorder:
         """Record a block of finished requests given as columns (every name of REQUEST_SCHEMA, equal lengths).
 
         The fast engine (netsim/fast/) hands its requests over this way; the event
-        engine's rows arrive through :attr:`rows`. Both end in the same columns.
+        engine's rows arrive through :attr:`rows`. Both end in the same tally (and columns).
         """
-        self.flush()
-        need = self._grow(len(block["outcome"]))
-        for name in REQUEST_SCHEMA:
-            self._columns[name][self._size : need] = block[name]
-        self._size = need
+        self.flush(force=True)
+        self._take(block)
 
     def columns(self) -> dict[str, np.ndarray]:
-        """The recorded columns, trimmed to the rows recorded."""
-        self.flush()
+        """The kept columns, trimmed to the rows recorded (empty columns without ``keep``)."""
+        self.flush(force=True)
         return {name: col[: self._size].copy() for name, col in self._columns.items()}
 
     def __len__(self) -> int:
-        return self._size + len(self.rows)
+        return self._folded + len(self.rows)
 
 
 CALL_SCHEMA: dict[str, str] = {
@@ -253,6 +269,24 @@ class RunResult:
     breakdown component s] (the others' breakdown comes from ``requests``: netsim/edges.py)."""
     pod_busy: list[dict[str, float]] = field(default_factory=list)
     """Per pod: ``busy_s`` (worker-seconds in the measured window), ``workers``, ``alive_s`` (its time in the window)."""
+
+    tally: dict[str, Any] = field(default_factory=dict)
+    """The requests folded as they finished (netsim/tally.py): what every per-run table is computed from."""
+
+    def figures(self) -> dict[str, Any]:
+        """The tally; for a result made without one (by hand, from columns), the tally of ``requests``."""
+        if not self.tally:
+            from netsim.tally import tally_of
+
+            names = [n["name"] for n in self.nodes]
+            zones = sorted({n["zone"] for n in self.nodes})
+            self.tally = tally_of(
+                self.requests, len(self.clients), len(self.services), len(self.operation_names), self.window,
+                [zones.index(n["zone"]) for n in self.nodes],
+                [names.index(p["node"]) if p["node"] in names else -1 for p in self.pods],
+                self.window[1] if self.ready_endpoints else None,
+            )
+        return self.tally
 
     def measured(self) -> np.ndarray:
         """Boolean mask of the requests issued inside the measurement window."""

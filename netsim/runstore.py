@@ -123,7 +123,8 @@ def measure(run: RunSpec, save_requests: bool = False) -> RunRecord:
 
     record = empty_record(run)
     try:
-        result = engine.simulate(run, keep_calls=True) if save_requests else engine.simulate(run)
+        result = engine.simulate(run, keep_calls=True, keep_requests=True) if save_requests \
+            else engine.simulate(run, keep_requests=False)
         fill_record(record, result, save_requests)
     except Exception as exc:  # one bad run must not sink the sweep; KeyboardInterrupt still stops it
         record.error = f"{type(exc).__name__}: {exc}"

@@ -31,13 +31,13 @@ class Counting:
         self.fail = fail
         self.interrupt_at = interrupt_at
 
-    def __call__(self, run):  # type: ignore[no-untyped-def]
+    def __call__(self, run, **options):  # type: ignore[no-untyped-def]
         self.calls.append(run.key)
         if self.interrupt_at is not None and len(self.calls) == self.interrupt_at:
             raise KeyboardInterrupt
         if run.key in self.fail:
             raise RuntimeError("pod exploded")
-        return self.real(run)
+        return self.real(run, **options)
 
 
 def stored(folder: Path) -> list[Path]:

@@ -153,9 +153,9 @@ class Counting:
         self.real = engine.simulate
         self.calls: list[str] = []
 
-    def __call__(self, run):  # type: ignore[no-untyped-def]
+    def __call__(self, run, **options):  # type: ignore[no-untyped-def]
         self.calls.append(run.key)
-        return self.real(run)
+        return self.real(run, **options)
 
 
 DAMAGE: dict[str, Callable[[Path], None]] = {
@@ -193,7 +193,7 @@ def test_a_damaged_record_is_rerun_not_reused(tmp_path, monkeypatch, damage):
     assert victim.is_file() and json.loads(victim.read_text())["tables"]["runs"]
 
 
-def _never_simulate(run):  # type: ignore[no-untyped-def]
+def _never_simulate(run, **options):  # type: ignore[no-untyped-def]
     raise AssertionError("nothing may be simulated for an unwritable output")
 
 

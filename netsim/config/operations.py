@@ -35,6 +35,7 @@ from netsim.errors import ConfigError, did_you_mean
 from netsim.k8s.dns_names import lookup_sequence, resolve_name, service_fqdn
 from netsim.k8s.namespaces import ambiguity, selects_deployment
 from netsim.k8s.objects import Deployment, Service, ServiceType
+from netsim.k8s.selectors import LabelIndex
 
 if TYPE_CHECKING:
     from netsim.spec import CallPolicy, WorkloadSpec
@@ -141,10 +142,25 @@ class _Compiler:
 
 
 def serving_deployments(service: Service, deployments: tuple[Deployment, ...]) -> list[Deployment]:
-    """The Deployments whose pods the Service selects (its endpoints come from them)."""
+    """The Deployments whose pods the Service selects (its endpoints come from them).
+
+    Found through a label index of the Deployments' pod labels (kept for the last
+    ``deployments`` tuple seen), not by matching every Deployment: a scenario with
+    thousands of Services and Deployments resolves in linear time.
+    """
     if service.type is ServiceType.EXTERNAL_NAME or not service.selector:
         return []
-    return [d for d in deployments if selects_deployment(service, d)]
+    index = _LABEL_INDEX[1] if _LABEL_INDEX[0] is deployments else None
+    if index is None:
+        index = LabelIndex()
+        for i, d in enumerate(deployments):
+            index.add(i, d.pod_labels)
+        _LABEL_INDEX[:] = [deployments, index]
+    return [deployments[i] for i in index.having(service.selector) if selects_deployment(service, deployments[i])]
+
+
+_LABEL_INDEX: list = [None, None]
+"""A memo, not state: (the Deployments tuple last indexed, its LabelIndex); the tuple is held, so its id stays its own."""
 
 
 def callee_operation(path: str, service: Service, wanted: str | None, deployments: tuple[Deployment, ...],

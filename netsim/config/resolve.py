@@ -30,7 +30,7 @@ from netsim.errors import ConfigError, did_you_mean
 from netsim.k8s.autoscaling import HorizontalPodAutoscaler
 from netsim.k8s.dns_names import lookup_sequence, resolve_name, service_fqdn
 from netsim.k8s.manifests import Objects, read_objects
-from netsim.k8s.namespaces import ambiguity, deferred_keys, named_service, namespaces_of, qualify, selects_deployment, target_hpas
+from netsim.k8s.namespaces import ambiguity, deferred_keys, named_service, namespaces_of, qualify, target_hpas
 from netsim.k8s.objects import Deployment, Service, ServicePort, ServiceType, TrafficPolicy
 from netsim.maglev import is_prime
 from netsim.model.readiness_gates import gate_warnings
@@ -514,30 +514,35 @@ def check_node_ports(services: tuple[Service, ...], node_ports: tuple[int, int])
 
 def _selector_warnings(services, deployments, clients) -> list[str]:  # type: ignore[no-untyped-def]
     """Valid in Kubernetes, but requests to these Services will be refused."""
+    from netsim.config.operations import serving_deployments
+
     targeted = {c.service for c in clients}
+    ports: dict[str, list] = {}  # type: ignore[type-arg]
+    for c in clients:
+        ports.setdefault(c.service, []).append(c.port)
     out = []
     for service in services:
         if service.name not in targeted or service.type is ServiceType.EXTERNAL_NAME:
             continue
+        selected = [d for d in serving_deployments(service, deployments) if d.replicas > 0] if service.selector else []
         if not service.selector:
             out.append(f"Service/{service.name} has no selector, so no pods back it: its requests will fail as refused")
-        elif not any(selects_deployment(service, d) and d.replicas > 0 for d in deployments):
+        elif not selected:
             out.append(
                 f"Service/{service.name}: selector {service.selector} matches no pod, so it has no endpoints: "
                 "its requests will fail as refused (check the labels in spec.template.metadata.labels)"
             )
         else:
-            out.extend(_named_port_warnings(service, deployments, clients))
+            out.extend(_named_port_warnings(service, selected, ports.get(service.name, [])))
     return out
 
 
-def _named_port_warnings(service, deployments, clients) -> list[str]:  # type: ignore[no-untyped-def]
+def _named_port_warnings(service, selected, ports) -> list[str]:  # type: ignore[no-untyped-def]
     """A named targetPort that no selected pod declares leaves the Service port without endpoints."""
     from netsim.k8s.manifests import resolve_target_port
 
-    selected = [d for d in deployments if selects_deployment(service, d) and d.replicas > 0]
     out = []
-    for port in dict.fromkeys(c.port for c in clients if c.service == service.name):
+    for port in dict.fromkeys(ports):
         if isinstance(port.target_port, str) and all(resolve_target_port(port, d.container_ports) is None for d in selected):
             out.append(
                 f"Service/{service.name}: targetPort '{port.target_port}' of port {port.port} names no {port.protocol} containerPort "

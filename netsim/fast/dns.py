@@ -70,7 +70,9 @@ class SlotCaches:
             self.expires[k] = now + delay + self._dns.ttl
             queries[r[i]] = count
             lookups[g].append((now, now + delay))
-            nxt = int(np.searchsorted(t[r], self.expires[k], side="left"))
+            # the next request past this answer's life (never this one again: with no cache and an instant
+            # answer the answer expires the moment it is asked)
+            nxt = max(int(np.searchsorted(t[r], self.expires[k], side="left")), i + 1)
             if nxt < r.size:
                 heapq.heappush(heap, (float(t[r[nxt]]), g, nxt))
         for g, (_, r) in enumerate(groups):

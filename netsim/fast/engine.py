@@ -161,8 +161,8 @@ class _Route:
 class FastRun:
     """The state of one fast run between blocks: streams, caches, queues, counters and the figures so far."""
 
-    def __init__(self, run: RunSpec) -> None:
-        self.world = world = World(run)
+    def __init__(self, run: RunSpec, keep_requests: bool = True) -> None:
+        self.world = world = World(run, keep_requests=keep_requests)
         scenario = run.scenario
         self.routes = [_Route(world, c) for c in range(len(scenario.clients))]
         self.caches = SlotCaches(world.dns, [r.dns for r in self.routes])
@@ -498,12 +498,14 @@ class FastRun:
             t0 = t1
 
 
-def simulate_fast(run: RunSpec) -> RunResult:
-    """Simulate one run of an eligible scenario (netsim/fast/eligibility.py) with the fast engine."""
+def simulate_fast(run: RunSpec, keep_requests: bool = True) -> RunResult:
+    """Simulate one run of an eligible scenario (netsim/fast/eligibility.py) with the fast engine.
+
+    ``keep_requests``: keep every row in ``RunResult.requests`` too (the tables come from the tally either way)."""
     from netsim.engine import run_result
 
     started = time.perf_counter()
-    fast = FastRun(run)
+    fast = FastRun(run, keep_requests)
     fast.run()
     world = fast.world
     duration = world.window[1] - world.window[0]

@@ -37,3 +37,31 @@ def matches_label_selector(selector: Mapping[str, object], labels: Mapping[str, 
         if op == "DoesNotExist" and present:
             return False
     return True
+
+
+class LabelIndex:
+    """Things (pods, or Services' selectors) indexed by ``(key, value)`` label: a selector finds its
+    matches without scanning every pod, and a new pod its Services without scanning every Service."""
+
+    def __init__(self) -> None:
+        self._by_label: dict[tuple[str, str], list[int]] = {}
+
+    def add(self, item: int, labels: Mapping[str, str]) -> None:
+        """Index ``item`` under each of its labels (items are added in increasing order)."""
+        for pair in labels.items():
+            self._by_label.setdefault(pair, []).append(item)
+
+    def having(self, labels: Mapping[str, str]) -> list[int]:
+        """The items indexed under *every* one of ``labels`` (in the order added); none for no labels."""
+        if not labels:
+            return []
+        lists = sorted((self._by_label.get(pair, []) for pair in labels.items()), key=len)
+        if len(lists) == 1:
+            return list(lists[0])
+        others = [set(x) for x in lists[1:]]
+        return [i for i in lists[0] if all(i in o for o in others)]
+
+    def touching(self, labels: Mapping[str, str]) -> list[int]:
+        """The items indexed under *any* of ``labels`` (candidates, to check in full), each once, in order."""
+        found = {i for pair in labels.items() for i in self._by_label.get(pair, [])}
+        return sorted(found)

@@ -49,6 +49,26 @@ from netsim.model.propagation import EndpointSliceController, NodeProxySync
 from netsim.routing import EndpointTable
 
 
+class NodeViews(dict):  # type: ignore[type-arg]
+    """One node's programmed copies of the slices, ``service -> EndpointTable``, each made on first use.
+
+    Until a node's kube-proxy is asked about a Service, its view is only the slice
+    version it programmed last (the one written snapshot, shared by every node that
+    programmed it): a cluster of thousands of nodes and Services keeps no (node,
+    Service) table that no traffic reads.
+    """
+
+    def __init__(self, slices: EndpointSlices, node: int) -> None:
+        super().__init__()
+        self._slices = slices
+        self._node = node
+
+    def __missing__(self, service: int) -> EndpointTable:
+        snapshot = self._slices.programmed_snapshot(self._node, service)
+        view = self[service] = EndpointTable(snapshot.pods, snapshot.nodes, snapshot.ports, snapshot.ready)
+        return view
+
+
 @dataclass
 class _Write:
     """One slice write: the changes it carries (their times)."""
@@ -81,7 +101,10 @@ class EndpointSlices:
     ) -> None:
         self.env = env
         self.tables = list(tables)
-        self.views = [[t.snapshot() for t in tables] for _ in range(nodes)]
+        self._initial = [t.snapshot() for t in tables]
+        self._pending: dict[tuple[int, int], EndpointTable] = {}
+        """(node, Service) -> the snapshot the node programmed last, for views not made yet."""
+        self.views = [NodeViews(self, n) for n in range(nodes)]
         self.proxies: Sequence[KubeProxy] = []
         """Each node's kube-proxy (set by the World once it has built them on :attr:`views`)."""
         self.kube_proxy = kube_proxy
@@ -99,7 +122,8 @@ class EndpointSlices:
         self.present = [np.ones(len(t), dtype=bool) for t in tables]
         self._last_write: list[_Write | None] = [None] * len(tables)
         self._versions = [0] * len(tables)
-        self._programmed = [[0] * len(tables) for _ in range(nodes)]
+        self._programmed: dict[tuple[int, int], int] = {}
+        """(node, Service) -> the slice version it programmed (0, the initial one, when absent)."""
         self.latency: list[tuple[int, int, float, float]] = []
         self.ready_log: list[list[tuple[float, int]]] = [[(0.0, int(t.ready.sum()))] for t in tables]
         self.watchers: list[Callable[[int, EndpointTable], None]] = []
@@ -211,13 +235,22 @@ class EndpointSlices:
 
     # -- the node side -----------------------------------------------------------------------
 
+    def programmed_snapshot(self, node: int, service: int) -> EndpointTable:
+        """The slice as ``node`` last programmed it (shared arrays: views only ever assign new ones)."""
+        snapshot = self._pending.pop((node, service), None)
+        return self._initial[service] if snapshot is None else snapshot
+
     def _program(self, args: tuple[int, int, int, EndpointTable]) -> None:
         node, service, version, snapshot = args
-        if version <= self._programmed[node][service]:
+        if version <= self._programmed.get((node, service), 0):
             return
-        self._programmed[node][service] = version
-        self.views[node][service].assign(snapshot)
-        self.proxies[node].invalidate(service)
+        self._programmed[node, service] = version
+        views = self.views[node]
+        if service in views:
+            views[service].assign(snapshot)
+            self.proxies[node].invalidate(service)
+        else:  # nobody on this node asked yet: its view is made from this snapshot when someone does
+            self._pending[node, service] = snapshot
         if self.on_programmed is not None:
             self.on_programmed(node, service)
 
@@ -226,7 +259,7 @@ class EndpointSlices:
         seen = self.node_sync[node].seen_at(self.env.now, self._watch[node]())
         for s in range(len(self.tables)):
             snapshot = self.tables[s].snapshot()
-            self._programmed[node][s] = min(self._programmed[node][s], self._versions[s] - 1)
+            self._programmed[node, s] = min(self._programmed.get((node, s), 0), self._versions[s] - 1)
             programmed = self.node_sync[node].on_seen(seen, s, full=True)
             call_later(self.env, max(0.0, programmed - self.env.now), self._program, (node, s, self._versions[s], snapshot))
 
@@ -245,6 +278,7 @@ class EndpointSlices:
             for watcher in self.watchers:
                 watcher(s, table.snapshot())
             for n, views in enumerate(self.views):
+                self._pending.pop((n, s), None)
                 views[s].assign(table.snapshot())
                 self.proxies[n].invalidate(s)
                 if self.on_programmed is not None:

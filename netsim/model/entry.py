@@ -57,7 +57,7 @@ import numpy as np
 
 from netsim.distributions import BlockSampler
 from netsim.model.events import PRIORITY, Environment, Wakeup
-from netsim.model.kube_proxy import ClientIpAffinity, KubeProxy
+from netsim.model.kube_proxy import KubeProxy
 from netsim.model.load_balancer import NO_TARGET, CloudLoadBalancer
 from netsim.model.network import Locality, Network
 from netsim.model.request import Outcome, Request, add_proxy_cost
@@ -164,6 +164,23 @@ class Entry:
         return conn.pod.gone or self.env.time - conn.lost_at >= TCP_GIVE_UP_S
 
 
+class PerNode(dict):  # type: ignore[type-arg]
+    """``node -> what a route needs there`` (a picker, an affinity table, a first-packet sampler), made on first use.
+
+    A route keeps nothing for the nodes its senders never enter from: thousands of
+    nodes × Services cost only the pairs traffic touches. A plain dict lookup on the
+    hot path once made.
+    """
+
+    def __init__(self, make: Callable[[int], Any]) -> None:
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, node: int) -> Any:
+        made = self[node] = self._make(node)
+        return made
+
+
 class ClusterIpEntry(Entry):
     """An in-cluster sender's node DNATs the cluster IP to an endpoint; the request crosses to its pod."""
 
@@ -173,13 +190,12 @@ class ClusterIpEntry(Entry):
         affinity: bool,
     ) -> None:
         super().__init__(env, network, pods)
-        self._pickers = [p.picker(service) for p in proxies]
-        self._affinity: list[ClientIpAffinity] | None = [p.affinity[service] for p in proxies] if affinity else None
+        self._pickers = PerNode(lambda node: proxies[node].picker(service))
+        self._affinity: PerNode | None = PerNode(lambda node: proxies[node].affinity_of(service)) if affinity else None
         self._table = table
         self._local = local
-        self._first_packet_of = first_packet
-        self._first_packet: list[Callable[[], float] | bool | None] = [False] * len(proxies)
-        """Per node, the first-packet cost sampler (False: not built yet; None: this mode costs nothing)."""
+        self._first_packet = PerNode(first_packet)
+        """Per node, the first-packet cost sampler (None: this mode costs nothing), built on first use."""
         self.answers_directly = self._hops_free
 
     def picker(self, node: int) -> Any:
@@ -187,8 +203,6 @@ class ClusterIpEntry(Entry):
 
     def _first_packet_cost(self, node: int) -> float:
         cost = self._first_packet[node]
-        if cost is False:
-            cost = self._first_packet[node] = self._first_packet_of(node)
         return cost() if cost is not None else 0.0  # type: ignore[operator]
 
     @staticmethod
@@ -222,8 +236,6 @@ class ClusterIpEntry(Entry):
         request.pod = pod
         hop = self._network.delay(node, pod.node)
         cost = self._first_packet[node]
-        if cost is False:
-            cost = self._first_packet[node] = self._first_packet_of(node)
         if cost is not None:
             paid = cost()  # type: ignore[operator]
             add_proxy_cost(request, paid)
@@ -300,8 +312,8 @@ class _NodeProxyEntry(Entry):
         first_packet: Callable[[int], Callable[[], float] | None] | None = None,
     ) -> None:
         super().__init__(env, network, pods)
-        self._pickers = [p.external_picker(service) for p in proxies]
-        self._affinity: list[ClientIpAffinity | None] = [p.affinity.get(service) for p in proxies]
+        self._pickers = PerNode(lambda node: proxies[node].external_picker(service))
+        self._affinity = PerNode(lambda node: proxies[node].affinity_of(service))
         self._table = table
         self._local = local
         self._client = client

@@ -102,7 +102,8 @@ class FirstPacketCost:
     (``position``, or every rule for the last one), jitter per connection.
     """
 
-    BLOCK = 4096
+    BLOCK = 256
+    """At most this many draws held: one sampler per node × Service × sender that traffic uses."""
 
     def __init__(self, config, position: float, rng: np.random.Generator, services: int, last_rule: bool = False) -> None:  # type: ignore[no-untyped-def]
         self._config = config
@@ -113,16 +114,19 @@ class FirstPacketCost:
         self._rng = rng
         self._values: list[float] = []
         self._i = 0
+        self._next = 16
+        """Draws in the next batch: small at first (thousands of node × client samplers, most used little), doubling."""
 
     def __call__(self) -> float:
         i = self._i
         if i >= len(self._values):
+            size, self._next = self._next, min(self._next * 2, self.BLOCK)
             if self._config.first_packet.model == "measured":
-                u = np.ones(self.BLOCK) if self._last_rule else self._rng.random(self.BLOCK)
+                u = np.ones(size) if self._last_rule else self._rng.random(size)
                 self._values = extra_cost_s(self._config.mode, self._services, u).tolist()
             else:
-                jitter = draw_first_packet_jitter(self._config, self._rng, self.BLOCK)
-                self._values = first_packet_cost(self._config, np.full(self.BLOCK, self._position), jitter).tolist()
+                jitter = draw_first_packet_jitter(self._config, self._rng, size)
+                self._values = first_packet_cost(self._config, np.full(size, self._position), jitter).tolist()
             i = 0
         self._i = i + 1
         return self._values[i]

@@ -220,6 +220,8 @@ def topology_preference(
     (:func:`allocate_zone_hints`). kube-proxy falls back to all endpoints whenever
     none of the preferred ones is ready (:class:`~netsim.routing.FallbackPicker`).
     """
+    if traffic_distribution not in ("PreferSameNode", "PreferClose") and topology_mode != "Auto":
+        return None  # cluster-wide routing, the common case: nothing to compute
     endpoint_nodes = np.asarray(endpoint_nodes)
     zone = node_zones[node]
     endpoint_zones = [node_zones[int(k)] for k in endpoint_nodes]
@@ -282,7 +284,12 @@ class KubeProxy:
 
     ``pickers`` serve in-cluster traffic (internalTrafficPolicy applied),
     ``external_pickers`` traffic that entered at this node's nodePort
-    (externalTrafficPolicy applied); ``affinity`` the ClientIP tables.
+    (externalTrafficPolicy applied); ``affinity`` the ClientIP tables. With
+    ``build``, a Service's three are made the first time something asks for them
+    (``build(service) -> (picker, external picker or None, affinity or None)``): a
+    cluster of thousands of nodes and Services costs for the (node, Service) pairs
+    traffic uses, not for all of them. Each picker draws from its own stream, keyed
+    by name, so building late changes no number.
     """
 
     def __init__(
@@ -292,32 +299,55 @@ class KubeProxy:
         pickers: Mapping[int, BatchedPicker],
         external_pickers: Mapping[int, BatchedPicker] | None = None,
         affinity: Mapping[int, ClientIpAffinity] | None = None,
+        build: Callable[[int], tuple[BatchedPicker, BatchedPicker | None, ClientIpAffinity | None]] | None = None,
     ) -> None:
         self.node = node
         self.mode = config.mode
         self._pickers = dict(pickers)
         self._external = dict(external_pickers or {})
         self.affinity = dict(affinity or {})
+        self._build = build
+
+    def _built(self, service: int) -> BatchedPicker:
+        picker = self._pickers.get(service)
+        if picker is None:
+            if self._build is None:
+                raise KeyError(service)
+            picker, external, affinity = self._build(service)
+            self._pickers[service] = picker
+            if external is not None:
+                self._external[service] = external
+            if affinity is not None:
+                self.affinity[service] = affinity
+        return picker
 
     def picker(self, service: int) -> BatchedPicker:
         """The picker for ``service``: callers on the hot path keep it and call it directly."""
-        return self._pickers[service]
+        return self._built(service)
 
     def external_picker(self, service: int) -> BatchedPicker:
         """The picker for connections to ``service``'s nodePort on this node."""
-        return self._external.get(service) or self._pickers[service]
+        picker = self._built(service)
+        return self._external.get(service) or picker
+
+    def affinity_of(self, service: int) -> ClientIpAffinity | None:
+        """The ClientIP affinity table of ``service`` on this node (None without ``sessionAffinity: ClientIP``)."""
+        self._built(service)
+        return self.affinity.get(service)
 
     def all_pickers(self) -> list[BatchedPicker]:
-        """Every picker (to invalidate when endpoints change)."""
+        """Every picker built so far (to invalidate when endpoints change)."""
         return [*self._pickers.values(), *self._external.values()]
 
     def invalidate(self, service: int) -> None:
-        """This node programmed new endpoints for ``service``: drop pre-computed picks."""
-        self._pickers[service].invalidate()
+        """This node programmed new endpoints for ``service``: drop pre-computed picks (of pickers built)."""
+        picker = self._pickers.get(service)
+        if picker is not None:
+            picker.invalidate()
         external = self._external.get(service)
         if external is not None:
             external.invalidate()
 
     def connect(self, service: int) -> int:
         """Choose the pod for a new connection to ``service``; -1 means no ready endpoint (refused)."""
-        return self._pickers[service]()
+        return self._built(service)()

@@ -9,6 +9,7 @@ stays Pending and serves nothing (a warning says so).
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -34,11 +35,31 @@ def feasible_nodes(deployment: Deployment, nodes: Sequence[NodeSpec]) -> list[in
 
 
 def place_pods(deployments: Sequence[Deployment], nodes: Sequence[NodeSpec]) -> tuple[list[Placement], list[str]]:
-    """Place every replica of every Deployment; returns placements and warnings for Pending pods."""
+    """Place every replica of every Deployment; returns placements and warnings for Pending pods.
+
+    A Deployment that may use every node and has no more replicas than nodes takes,
+    replica by replica, the node with the fewest pods (then the lowest index) among
+    those it has no pod on yet: exactly the scoring below, read off a heap of
+    ``(pods, node)`` shared by all Deployments instead of a scan of every node per pod.
+    """
     total = [0] * len(nodes)
     placements: list[Placement] = []
     warnings: list[str] = []
+    heap = [(0, i) for i in range(len(nodes))]  # (pods on the node when pushed, node); stale entries fixed when popped
     for deployment in deployments:
+        if deployment.node_name is None and not deployment.node_selector and deployment.replicas <= len(nodes):
+            chosen: list[int] = []
+            while len(chosen) < deployment.replicas:
+                pods, node = heapq.heappop(heap)
+                if pods != total[node]:  # another Deployment's pods landed there since: its place in the heap moved
+                    heapq.heappush(heap, (total[node], node))
+                    continue
+                chosen.append(node)
+            for replica, node in enumerate(chosen):
+                total[node] += 1
+                heapq.heappush(heap, (total[node], node))
+                placements.append(Placement(deployment=deployment.name, name=deployment.pod_name(replica + 1), node=node))
+            continue
         own = [0] * len(nodes)
         candidates = feasible_nodes(deployment, nodes)
         for replica in range(deployment.replicas):

@@ -31,6 +31,7 @@ from netsim.distributions import BlockSampler
 from netsim.k8s.manifests import resolve_target_port
 from netsim.k8s.namespaces import selects
 from netsim.k8s.objects import ServiceType, TrafficPolicy
+from netsim.k8s.selectors import LabelIndex
 from netsim.model import cilium
 from netsim.model.churn import Churn
 from netsim.model.cluster import Cluster, PodEvents
@@ -51,6 +52,7 @@ from netsim.model.traffic import TrafficBuilder, caller_ip
 from netsim.recorder import CallLedger, Recorder
 from netsim.routing import EndpointTable
 from netsim.spec import CallStep, ChurnEventSpec, LookupStep, ParallelStep, RunSpec, WorkStep
+from netsim.tally import RequestTally
 
 if TYPE_CHECKING:
     from netsim.k8s.objects import Deployment
@@ -59,18 +61,23 @@ if TYPE_CHECKING:
 class World:
     """The cluster of one run and every part acting on it; :meth:`start` sets it going."""
 
-    def __init__(self, run: RunSpec, keep_calls: bool = False) -> None:
+    def __init__(self, run: RunSpec, keep_calls: bool = False, keep_requests: bool = True) -> None:
         scenario = run.scenario
         self.run = run
         self.env = Environment()
         self.streams = Streams(run.seed_sequence)
-        self.recorder = Recorder()
         self.network = Network(scenario.cluster.network, scenario.nodes, self.streams.rng("network", "hops"))
         self.window = (scenario.run.warmup, scenario.run.warmup + scenario.run.duration)
         called = {call.service for w in scenario.workloads.values() for op in w.operations for call in _calls(op.steps)}
         targeted = {c.service for c in scenario.clients} | called
         self.cluster = cluster = Cluster(self.env, scenario.nodes, scenario.deployments,
                                          [s for s in scenario.services if s.name in targeted])
+        zones = sorted({n.zone for n in scenario.nodes})
+        self.recorder = Recorder(RequestTally(
+            len(scenario.clients), len(cluster.services), len(scenario.operation_names), self.window,
+            [zones.index(n.zone) for n in scenario.nodes], lambda: [p.node for p in cluster.pods],
+            self.window[1] if scenario.churn or scenario.autoscalers else None,
+        ), keep=keep_requests)
         self.events = PodEvents()
         self.ids = count()
         """Request ids, shared by every sender."""
@@ -99,6 +106,15 @@ class World:
             self._new_pod(cluster.deployments[placement.deployment], placement.name, placement.node, 0, initial=True)
 
         # 2. endpoints, their propagation, kube-proxy
+        self._ports: dict[str, Any] = {}
+        self._pod_labels = LabelIndex()
+        """Pods by label: each Service's selector finds its pods without a scan (pods added as they are scheduled)."""
+        for pod in cluster.pods:
+            self._pod_labels.add(pod.index, pod.labels)
+        self._selectors = LabelIndex()
+        """Services by the labels of their selector: a new pod finds the Services that may select it."""
+        for s, service in enumerate(cluster.services):
+            self._selectors.add(s, service.selector or {})
         cluster.tables = [self._endpoints(s) for s in range(len(cluster.services))]
         for status, pod in zip(cluster.status, cluster.pods, strict=True):
             if not status.ready:  # a readiness gate that never turns True: never an endpoint
@@ -109,6 +125,7 @@ class World:
             lambda name: self.streams.rng("churn", f"propagation/{name}"), cluster.node_up,
             scenario.cluster.background_services + len(scenario.services),
         )
+        self._zones_cpus = ([x.zone for x in scenario.nodes], [x.cpu for x in scenario.nodes])
         self.proxies = [self._kube_proxy(n) for n in range(len(cluster.nodes))]
         cluster.slices.proxies = self.proxies
 
@@ -212,7 +229,8 @@ class World:
 
     def _pod_scheduled(self, pod: Pod) -> None:
         """A pod created during the run has a node: it joins the Services that select it, and ip-target LBs."""
-        for s in range(len(self.cluster.services)):
+        self._pod_labels.add(pod.index, pod.labels)
+        for s in self._selectors.touching(pod.labels):  # only Services whose selector shares a label with it
             target = self._target_port(s, pod)
             if target is not None:
                 self.slices.add(s, pod.index, pod.node, target)
@@ -220,35 +238,38 @@ class World:
             lb.add_targets()
 
     def _kube_proxy(self, n: int) -> KubeProxy:
-        """Node ``n``'s kube-proxy over its own view of each Service's endpoints.
+        """Node ``n``'s kube-proxy over its own view of each Service's endpoints (built per Service on first use)."""
+        return KubeProxy(n, self.run.scenario.cluster.node_proxy, {}, build=lambda s: self._proxy_rules(n, s))
 
-        Per Service: an in-cluster picker, a nodePort picker, ClientIP affinity.
+    def _proxy_rules(self, n: int, s: int) -> tuple[Any, Any, Any]:
+        """Node ``n``'s rules for Service ``s``: an in-cluster picker, a nodePort picker, ClientIP affinity.
+
         Traffic policies filter here: ``Local`` gives the node a view of its own endpoints only.
         """
         scenario = self.run.scenario
         config = scenario.cluster.node_proxy
         node = scenario.nodes[n].name
-        zones, cpus = [x.zone for x in scenario.nodes], [x.cpu for x in scenario.nodes]
-        internal, external, affinity = {}, {}, {}
-        for s, table in enumerate(self.slices.views[n]):
-            service = self.cluster.services[s]
-            local = service.internal_traffic_policy is TrafficPolicy.LOCAL
+        zones, cpus = self._zones_cpus
+        table = self.slices.views[n][s]
+        service = self.cluster.services[s]
+        local = service.internal_traffic_policy is TrafficPolicy.LOCAL
+        view = node_local_view(table, n) if local else table
+        prefer = None
+        if local and config.mode == "ipvs":  # IPVS programs the cluster's endpoints when it has none of its own
+            view, prefer = table, (lambda nodes, n=n: nodes == n)
+        elif not local and topology_preference(service.traffic_distribution, service.topology_mode, table.nodes, zones, cpus, n) is not None:
+            def prefer(nodes, service=service):  # type: ignore[no-untyped-def]  # recomputed when endpoints are added
+                return topology_preference(service.traffic_distribution, service.topology_mode, nodes, zones, cpus, n)
+        internal = make_picker(config, view, self.streams.rng("routing", f"{node}/{service.name}"), s, prefer, self.env)  # type: ignore[arg-type]
+        external = affinity = None
+        if service.type.reachable_from_outside:
+            local = service.external_traffic_policy is TrafficPolicy.LOCAL
             view = node_local_view(table, n) if local else table
-            prefer = None
-            if local and config.mode == "ipvs":  # IPVS programs the cluster's endpoints when it has none of its own
-                view, prefer = table, (lambda nodes, n=n: nodes == n)
-            elif not local and topology_preference(service.traffic_distribution, service.topology_mode, table.nodes, zones, cpus, n) is not None:
-                def prefer(nodes, service=service):  # type: ignore[no-untyped-def]  # recomputed when endpoints are added
-                    return topology_preference(service.traffic_distribution, service.topology_mode, nodes, zones, cpus, n)
-            internal[s] = make_picker(config, view, self.streams.rng("routing", f"{node}/{service.name}"), s, prefer, self.env)  # type: ignore[arg-type]
-            if service.type.reachable_from_outside:
-                local = service.external_traffic_policy is TrafficPolicy.LOCAL
-                view = node_local_view(table, n) if local else table
-                rng = self.streams.rng("routing", f"{node}/{service.name}/external")
-                external[s] = cilium.external_picker(scenario.cluster, view, rng) or make_picker(config, view, rng, clock=self.env)  # type: ignore[arg-type]
-            if service.session_affinity == "ClientIP":
-                affinity[s] = ClientIpAffinity(table, service.affinity_timeout_s)
-        return KubeProxy(n, config, internal, external, affinity)
+            rng = self.streams.rng("routing", f"{node}/{service.name}/external")
+            external = cilium.external_picker(scenario.cluster, view, rng) or make_picker(config, view, rng, clock=self.env)  # type: ignore[arg-type]
+        if service.session_affinity == "ClientIP":
+            affinity = ClientIpAffinity(table, service.affinity_timeout_s)
+        return internal, external, affinity
 
     def _target_port(self, s: int, pod: Pod) -> int | None:
         service = self.cluster.services[s]
@@ -260,6 +281,12 @@ class World:
 
     def _service_port(self, name: str) -> Any:
         """The port of Service ``name`` that senders use (the first one a client or a call names)."""
+        port = self._ports.get(name)
+        if port is None:
+            port = self._ports[name] = self._find_service_port(name)
+        return port
+
+    def _find_service_port(self, name: str) -> Any:
         scenario = self.run.scenario
         for client in scenario.clients:
             if client.service == name:
@@ -274,7 +301,8 @@ class World:
     def _endpoints(self, s: int) -> EndpointTable:
         """The EndpointSlice of one Service port: matching pods whose target port resolves."""
         pods, nodes, ports = [], [], []
-        for pod in self.cluster.pods:
+        for index in self._pod_labels.having(self.cluster.services[s].selector or {}):
+            pod = self.cluster.pods[index]
             target = self._target_port(s, pod)
             if target is not None:
                 pods.append(pod.index)
