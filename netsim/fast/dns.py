@@ -51,11 +51,12 @@ class SlotCaches:
         starts = np.concatenate([[0], cuts])
         ends = np.concatenate([cuts, [keys.size]])
         groups = [(int(keys[a]), rows[a:b]) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+        times = [t[r] for _, r in groups]  # each cache's request times, gathered once (not per lookup)
         # the lookups, in time order over every cache (CoreDNS's latency stream is shared)
         lookups: list[list[tuple[float, float]]] = [[(-np.inf, float(self.answer_at[k]))] for k, _ in groups]
         heap: list[tuple[float, int, int]] = []
         for g, (k, r) in enumerate(groups):
-            first = int(np.searchsorted(t[r], self.expires[k], side="left"))
+            first = int(np.searchsorted(times[g], self.expires[k], side="left"))
             if first < r.size:
                 heap.append((float(t[r[first]]), g, first))
         heapq.heapify(heap)
@@ -72,7 +73,7 @@ class SlotCaches:
             lookups[g].append((now, now + delay))
             # the next request past this answer's life (never this one again: with no cache and an instant
             # answer the answer expires the moment it is asked)
-            nxt = max(int(np.searchsorted(t[r], self.expires[k], side="left")), i + 1)
+            nxt = max(int(np.searchsorted(times[g], self.expires[k], side="left")), i + 1)
             if nxt < r.size:
                 heapq.heappush(heap, (float(t[r[nxt]]), g, nxt))
         for g, (_, r) in enumerate(groups):
