@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from netsim.config.schema import BUILTIN_WORKLOAD, ClusterConfig
-from netsim.config.yaml_io import read_yaml_documents
+from netsim.config.yaml_io import manifest_file_documents
 from netsim.errors import ConfigError
 from netsim.k8s.manifests import read_objects
 from netsim.k8s.namespaces import qualify
@@ -52,14 +52,9 @@ def write_experiment(manifests: Sequence[Path], output: Path) -> tuple[Path, str
         raise ConfigError("--output", f"{output} exists; choose another name with -o, or delete it first")
     docs, sources = [], []
     for i, path in enumerate(manifests):
-        try:
-            loaded = read_yaml_documents(path)
-        except ConfigError as exc:
-            raise ConfigError(f"manifests.{i}", f"{exc.path}: {exc.message}") from None
-        for doc in loaded:
-            items = doc.get("items") if isinstance(doc, dict) and doc.get("kind") == "List" else [doc]
-            docs.extend(items or [])
-            sources.extend([path.name] * len(items or []))
+        found = manifest_file_documents(path, f"manifests.{i}")
+        docs.extend(found)
+        sources.extend([path.name] * len(found))
     objects = read_objects(docs, sources)
     if not objects.services:
         raise ConfigError("manifests", "no Service in these files: netsim simulates traffic to Services; add the Service manifests")

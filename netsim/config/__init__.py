@@ -24,7 +24,7 @@ from netsim.config.messages import to_config_error
 from netsim.config.paths import _find_manifest, _list_index, apply_sets, split_path
 from netsim.config.resolve import build_scenario
 from netsim.config.schema import ExperimentConfig, ScenarioConfig
-from netsim.config.yaml_io import parse_yaml_value, read_yaml_documents, read_yaml_mapping
+from netsim.config.yaml_io import manifest_file_documents, parse_yaml_value, read_yaml_mapping
 from netsim.errors import ConfigError, did_you_mean
 from netsim.k8s.manifests import check_documents
 
@@ -274,14 +274,9 @@ def _load_manifest_files(raw: dict[str, Any], base_dir: Path) -> list[str]:
     for i, name in enumerate(files):
         path = Path(str(name))
         path = path if path.is_absolute() else base_dir / path
-        try:
-            loaded = read_yaml_documents(path)
-        except ConfigError as exc:
-            raise ConfigError(f"manifest_files.{i}", f"{exc.path}: {exc.message}") from None
-        for doc in loaded:
-            items = doc.get("items") if isinstance(doc, dict) and doc.get("kind") == "List" else [doc]
-            docs.extend(items or [])
-            sources.extend([path.name] * len(items or []))
+        found = manifest_file_documents(path, f"manifest_files.{i}")
+        docs.extend(found)
+        sources.extend([path.name] * len(found))
     raw["manifests"] = docs
     return sources
 

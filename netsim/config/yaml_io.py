@@ -178,3 +178,20 @@ def parse_yaml_value(text: str, where: str) -> Any:
     if len(docs) > 1:
         raise ConfigError(where, f"the value '{text:.60}' holds several YAML documents; give one value")
     return docs[0] if docs else None
+
+
+def manifest_file_documents(path: Path, where: str) -> list[Any]:
+    """The Kubernetes objects of one manifest file, a ``kind: List`` expanded into its items.
+
+    ``where`` is the config path that named the file (``manifest_files.0``): a
+    file that cannot be read is reported there, with the file's own position.
+    """
+    try:
+        loaded = read_yaml_documents(path)
+    except ConfigError as exc:
+        raise ConfigError(where, f"{exc.path}: {exc.message}") from None
+    docs: list[Any] = []
+    for doc in loaded:
+        items = doc.get("items") if isinstance(doc, dict) and doc.get("kind") == "List" else [doc]
+        docs.extend(items or [])
+    return docs
