@@ -57,17 +57,12 @@ def run_all(
 
 def _in_processes(fn: Callable[[Any], T], items: Sequence[Any], jobs: int) -> Iterator[tuple[int, T | BaseException]]:
     # Spawned, not forked: no state leaks from the parent, and the same on every platform (style.md §8).
-    # Workers start with Ctrl-C ignored (an ignored signal stays ignored across exec, so this also covers a
-    # worker still importing): the parent alone handles it, in one line, and stops the workers itself.
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if _in_main_thread() else None
+    pool: ProcessPoolExecutor | None = None
     try:
-        pool = ProcessPoolExecutor(max_workers=min(jobs, len(items)), mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=worker_setup, initargs=(os.getpid(),))
-        futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
-    try:
+        with _ctrl_c_held():
+            pool = ProcessPoolExecutor(max_workers=min(jobs, len(items)), mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=worker_setup, initargs=(os.getpid(),))
+            futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
         for future in as_completed(futures):
             try:
                 value: T | BaseException = future.result()
@@ -77,9 +72,41 @@ def _in_processes(fn: Callable[[Any], T], items: Sequence[Any], jobs: int) -> It
     except BaseException:
         # Ctrl-C or the caller stopped early: drop queued runs and stop the runs in flight (their results would
         # be lost anyway; stored runs are kept), so the command ends now instead of when the workers finish.
-        _stop_workers(pool)
+        if pool is not None:
+            _stop_workers(pool)
         raise
     pool.shutdown()
+
+
+@contextlib.contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """Start workers with Ctrl-C ignored, and hand a Ctrl-C that came meanwhile to the parent afterwards.
+
+    Workers must ignore Ctrl-C from their first instruction (an ignored signal stays ignored across
+    exec, so this covers a worker still importing): the parent alone handles it, in one line, and
+    stops the workers itself. The parent ignores it too while it starts them, but with SIGINT
+    *blocked* as well, so that a Ctrl-C in that window stays pending (Linux never discards a
+    blocked signal as ignored) and is delivered when the parent's own handler is back — instead
+    of being lost, which let the whole sweep run on.
+    """
+    if not _in_main_thread():
+        yield
+        return
+    # multiprocessing starts its resource tracker with SIGINT blocked and then *unblocks* it, which would undo
+    # the block below in the middle of the window: start the tracker first, so that it happens outside.
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+    can_block = hasattr(signal, "pthread_sigmask")
+    if can_block:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if can_block:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # a pending Ctrl-C is raised here
 
 
 def worker_setup(parent_pid: int) -> None:

@@ -181,7 +181,7 @@ def load_share(pods: pd.DataFrame, scenarios: Sequence[str] | None = None, fair:
         crowded = max(map(len, names)) * 0.058 > 0.85 * width / len(names)
         rotation = 0 if not crowded else 90 if len(names) > 12 else 30
         ax.set_xticks(x, names, rotation=rotation, ha="right" if rotation == 30 else "center", fontsize=7, rotation_mode="anchor")
-        top = max(top, float(np.nanmax(per_pod["share"].to_numpy(dtype=float) * 100 + np.nan_to_num(ci))), float(np.nanmax(expected)))
+        top = max(top, _finite_max(per_pod["share"].to_numpy(dtype=float) * 100 + np.nan_to_num(ci)), _finite_max(expected))
         if i % columns == 0:
             ax.set_ylabel("share of requests (%)")
         # The CV of each run's spread, averaged: what summary.csv calls pod_load_cv.
@@ -388,3 +388,9 @@ def _line(label: str, color: str = "black", linestyle: str = "--") -> object:
     from matplotlib.lines import Line2D
 
     return Line2D([], [], color=color, linestyle=linestyle, label=label)
+
+
+def _finite_max(values: np.ndarray) -> float:
+    """The largest finite value, 0 when there is none (a Service whose pods served nothing, or no fair share)."""
+    finite = values[np.isfinite(values)]
+    return float(finite.max()) if finite.size else 0.0

@@ -31,9 +31,13 @@ from netsim.runstore import PER_RUN_TABLES
 REPO = Path(__file__).resolve().parents[1]
 
 
-def sweep(duration: float = 1.0) -> dict:
-    """Six runs of about a second each: long enough to interrupt in the middle."""
-    config = experiment(replicas=2, rate=300.0, mean_service=0.002, duration=duration, warmup=0.2, replications=2)
+def sweep(duration: float = 200.0) -> dict:
+    """Six runs of a third of a second each on the event engine: long enough to interrupt in the middle.
+
+    The fast engine would finish each in milliseconds, before a signal could arrive, so the event engine is named.
+    """
+    config = experiment(replicas=2, rate=300.0, mean_service=0.002, duration=duration, warmup=0.2, replications=2,
+                        engine="events")
     config["vary"] = {"Deployment/web.spec.replicas": [1, 2, 3]}
     return config
 
@@ -123,7 +127,7 @@ def test_ctrl_c_mid_sweep_says_one_line_and_the_resumed_summary_is_identical(tmp
 
 
 def test_ctrl_c_while_workers_start_says_one_line_and_leaves_no_worker(tmp_path):
-    write(tmp_path, sweep())
+    write(tmp_path, sweep(duration=5000.0))  # several seconds a run: the signal always arrives before the end
     proc = start(["run", "experiment.yaml", "-o", "out", "--jobs", "2", "--no-report", "--quiet"], tmp_path)
     wait_for(lambda: len(descendants(proc.pid)) >= 2, timeout=60)  # the workers (and the resource tracker) are starting
     workers = descendants(proc.pid)
