@@ -159,7 +159,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             bar.close()
     for warning in results.manifest.get("warnings", [])[len(spec.warnings):]:
         print(f"warning: {warning}", file=sys.stderr)
-    if not args.quiet and not results.summary.empty:
+    if not args.quiet and not results.table("summary").empty:  # the console table is pandas' to_string
         print(format_summary(results.summary))
     reused = sum(1 for r in results.manifest.get("runs", []) if r.get("reused"))
     if reused:

@@ -122,6 +122,17 @@ class Table:
             kind = self._kinds[name] = infer_kind(row.get(name, _ABSENT) for row in self.rows)
         return kind
 
+    def cell(self, row: Mapping[str, Any], name: str) -> Any:
+        """``row``'s value of ``name`` as the column holds it in pandas (``iloc``): a whole number in a float column
+        is a float, a missing one NaN; what a new table made from it infers follows the old column's kind."""
+        value = row.get(name, _ABSENT)
+        kind = self.kind(name)
+        if kind == FLOAT:
+            return float("nan") if is_missing(value) else float(value)
+        if value is _ABSENT:
+            return float("nan")
+        return value
+
     def is_numeric(self, name: str) -> bool:
         """pandas' ``is_numeric_dtype``: booleans count."""
         return self.kind(name) in (INT, FLOAT, BOOL)
