@@ -104,3 +104,39 @@ def test_means_where_the_order_of_summing_shows(values: list) -> None:
     """Values where sequential and pairwise sums differ: the mean must be pandas' own (``Series.mean``)."""
     series = pd.Series(np.array([np.nan if v is None else v for v in values], dtype=float))
     assert nanmean(values) == float(series.mean())
+
+
+def _pandas_format_summary(summary: pd.DataFrame) -> str:
+    """netsim's console summary as it was made with pandas (the reference for the pandas-free one)."""
+    from netsim.humanize import integer, number, percent
+
+    columns = {
+        "scenario": "scenario", "client": "client", "service": "service", "service_type": "type",
+        "requests": "requests", "errors": "errors", "error_rate": "error %", "latency_mean_ms": "mean ms",
+        "latency_p50_ms": "p50 ms", "latency_p99_ms": "p99 ms", "pod_load_cv": "load cv",
+    }
+    table = summary[[c for c in columns if c in summary]].rename(columns=columns)
+    for column, fmt in (("requests", integer), ("errors", integer), ("error %", percent)):
+        if column in table:
+            table[column] = table[column].map(fmt)
+    for column in ("mean ms", "p50 ms", "p99 ms", "load cv"):
+        if column in table:
+            table[column] = table[column].map(number)
+    return table.to_string(index=False)
+
+
+names = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["C", "Z"]), min_size=1, max_size=12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(names, names, st.integers(0, 10**7), st.floats(0, 1), st.one_of(st.none(), st.floats(0, 1e4)),
+                          st.floats(0, 3)), min_size=1, max_size=5))
+def test_the_console_summary_is_laid_out_as_pandas_did(data: list[tuple]) -> None:
+    from netsim.cli import format_summary
+
+    rows = [{"scenario": s, "client": c, "service": "web", "service_type": "ClusterIP", "requests": n, "errors": n // 3,
+             "error_rate": e, "latency_mean_ms": m, "latency_p50_ms": m, "latency_p99_ms": m, "pod_load_cv": cv}
+            for s, c, n, e, m, cv in data]
+    frame = pd.DataFrame(rows)
+    assert format_summary(Table(list(frame.columns), rows)) == _pandas_format_summary(frame)
+    assert format_summary(frame) == _pandas_format_summary(frame)
