@@ -160,7 +160,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for warning in results.manifest.get("warnings", [])[len(spec.warnings):]:
         print(f"warning: {warning}", file=sys.stderr)
     if not args.quiet and not results.table("summary").empty:  # the console table is pandas' to_string
-        print(format_summary(results.summary))
+        print(format_summary(results.table("summary")))
     reused = sum(1 for r in results.manifest.get("runs", []) if r.get("reused"))
     if reused:
         print(f"reused {reused} finished run(s) from {output}/runs (--force reruns them)", file=sys.stderr)

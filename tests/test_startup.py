@@ -31,14 +31,15 @@ def imported_modules(args: list[str], cwd: Path) -> set[str]:
     return {m.group(1) for m in re.finditer(r"^import time:\s+\d+ \|\s+\d+ \|\s+(\S+)", done.stderr, re.MULTILINE)}
 
 
-@pytest.mark.parametrize(("experiment", "sets"), [
-    ("quickstart.yaml", ["run.warmup=0.5s"]),  # the fast engine, 4-worker pods: the loop kernel without numba
-    ("rolling-update.yaml", ["run.warmup=0s", "run.duration=2s"]),  # the event engine, churn: timeline and events tables
+@pytest.mark.parametrize(("experiment", "sets", "quiet"), [
+    ("quickstart.yaml", ["run.warmup=0.5s"], True),  # the fast engine, 4-worker pods: the loop kernel without numba
+    ("quickstart.yaml", ["run.warmup=0.5s"], False),  # the console summary table too
+    ("rolling-update.yaml", ["run.warmup=0s", "run.duration=2s"], True),  # the event engine, churn: timeline and events
 ])
-def test_a_short_run_without_report_imports_no_heavy_library(tmp_path: Path, experiment: str, sets: list[str]) -> None:
+def test_a_short_run_without_report_imports_no_heavy_library(tmp_path: Path, experiment: str, sets: list[str], quiet: bool) -> None:
     sets = [s for pair in (["--set", s] for s in ["run.duration=1s", "run.replications=2", *sets]) for s in pair]
-    modules = imported_modules(["run", str(ROOT / "experiments" / experiment), "--no-report", "--quiet", *sets,
-                                "-o", str(tmp_path / "out")], tmp_path)
+    modules = imported_modules(["run", str(ROOT / "experiments" / experiment), "--no-report", *(["--quiet"] if quiet else []),
+                                *sets, "-o", str(tmp_path / "out")], tmp_path)
     assert "netsim.experiment" in modules and "numpy" in modules  # the parse sees the run's imports
     heavy = sorted(m for m in modules if m.split(".")[0] in HEAVY)
     assert not heavy, f"a short run imported {heavy[:8]}"
