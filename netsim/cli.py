@@ -159,8 +159,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             bar.close()
     for warning in results.manifest.get("warnings", [])[len(spec.warnings):]:
         print(f"warning: {warning}", file=sys.stderr)
-    if not args.quiet and not results.summary.empty:
-        print(format_summary(results.summary))
+    if not args.quiet and not results.table("summary").empty:  # the console table is pandas' to_string
+        print(format_summary(results.table("summary")))
     reused = sum(1 for r in results.manifest.get("runs", []) if r.get("reused"))
     if reused:
         print(f"reused {reused} finished run(s) from {output}/runs (--force reruns them)", file=sys.stderr)
@@ -302,25 +302,29 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def format_summary(summary: Any) -> str:
-    """A short console table of the summary: what a person reads first.
+    """A short console table of the summary (a Table or a DataFrame): what a person reads first.
 
     ``errors`` is a count, as in summary.csv, and ``error %`` the rate: one meaning per name.
+    Laid out as pandas' ``to_string(index=False)`` lays out text (each column right-aligned to
+    its widest cell, one space between columns), without importing pandas for it.
     """
     from netsim.humanize import integer, number, percent
+    from netsim.table import as_table, is_missing
 
     columns = {
         "scenario": "scenario", "client": "client", "service": "service", "service_type": "type",
         "requests": "requests", "errors": "errors", "error_rate": "error %", "latency_mean_ms": "mean ms",
         "latency_p50_ms": "p50 ms", "latency_p99_ms": "p99 ms", "pod_load_cv": "load cv",
     }
-    table = summary[[c for c in columns if c in summary]].rename(columns=columns)
-    for column, fmt in (("requests", integer), ("errors", integer), ("error %", percent)):
-        if column in table:
-            table[column] = table[column].map(fmt)
-    for column in ("mean ms", "p50 ms", "p99 ms", "load cv"):
-        if column in table:
-            table[column] = table[column].map(number)
-    return table.to_string(index=False)
+    formats = {"requests": integer, "errors": integer, "error_rate": percent, "latency_mean_ms": number,
+               "latency_p50_ms": number, "latency_p99_ms": number, "pod_load_cv": number}
+    table = as_table(summary)
+    shown = [c for c in columns if c in table]
+    cells = [[columns[c], *(formats[c](v) if c in formats else "NaN" if is_missing(v) else str(v) for v in table.column(c))]
+             for c in shown]
+    widths = [max(len(text) for text in column) for column in cells]
+    return "\n".join(" ".join(column[i].rjust(width) for column, width in zip(cells, widths, strict=True))
+                     for i in range(len(table) + 1))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from netsim.humanize import integer, percent
+from netsim.table import Table, as_table, group_rows, is_missing, nanmean
+
+if TYPE_CHECKING:  # the tables may be DataFrames (the report) or a run's own Tables (netsim run: no pandas)
+    import pandas as pd
 
 SATURATED = 0.9
 """Utilisation above which a pod's queue grows noticeably (M/M/1: mean wait 9 × the service time at 0.9)."""
@@ -50,72 +53,102 @@ def deployment_of(pod: str, deployments: Iterable[str]) -> str:
     return str(pod).rsplit("-", 1)[0]
 
 
-def pod_utilization(pods: pd.DataFrame, manifest: Mapping[str, Any]) -> pd.DataFrame:
-    """Per scenario and pod: mean utilisation over replications, its Deployment, node and workers.
+UTILIZATION_COLUMNS = ["scenario", "pod", "deployment", "node", "zone", "utilization", "workers"]
+
+
+def pod_utilization(pods: pd.DataFrame | Table, manifest: Mapping[str, Any]) -> pd.DataFrame:
+    """Per scenario and pod: mean utilisation over replications, its Deployment, node and workers (a DataFrame).
 
     Empty when ``pods`` has no ``utilization`` column. A pod behind two Services appears
     once (its utilisation does not depend on the Service).
     """
-    columns = ["scenario", "pod", "deployment", "node", "zone", "utilization", "workers"]
+    return Table(UTILIZATION_COLUMNS, utilization_rows(as_table(pods), manifest)).to_frame()
+
+
+def utilization_rows(pods: Table, manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """:func:`pod_utilization`'s rows, without pandas: a pod's first row per replication, then per scenario and pod
+    the mean utilisation (NaN skipped), the first node, zone and Deployment given, the most workers."""
     if pods.empty or "utilization" not in pods:
-        return pd.DataFrame(columns=columns)
-    keep = [c for c in ("scenario", "replication", "pod", "node", "zone", "utilization", "workers", "deployment") if c in pods]
-    once = pods[keep].drop_duplicates(subset=["scenario", "replication", "pod"])
-    agg: dict[str, tuple[str, Any]] = {"utilization": ("utilization", "mean"), "node": ("node", "first"), "zone": ("zone", "first")}
-    if "workers" in once:
-        agg["workers"] = ("workers", "max")
-    if "deployment" in once:
-        agg["deployment"] = ("deployment", "first")
-    table = once.groupby(["scenario", "pod"], sort=False).agg(**agg).reset_index()
-    if "deployment" not in table:
-        names = deployment_names(manifest)
-        table["deployment"] = [deployment_of(p, names) for p in table["pod"]]
-    if "workers" not in table:
-        table["workers"] = np.nan
-    return table[columns]
+        return []
+    once = group_rows(pods.rows, ["scenario", "replication", "pod"], dropna=False)  # drop_duplicates
+    names = None if "deployment" in pods else deployment_names(manifest)
+    rows = []
+    for (scenario, pod), group in group_rows([g[0] for g in once.values()], ["scenario", "pod"]).items():
+        workers = [r.get("workers") for r in group if not is_missing(r.get("workers"))] if "workers" in pods else []
+        rows.append({
+            "scenario": scenario, "pod": pod,
+            "deployment": _first(group, "deployment") if names is None else deployment_of(pod, names),
+            "node": _first(group, "node"), "zone": _first(group, "zone"),
+            "utilization": nanmean(r.get("utilization") for r in group),
+            "workers": max(workers) if workers else np.nan,
+        })
+    return rows
 
 
-def saturated(pods: pd.DataFrame, manifest: Mapping[str, Any], threshold: float = SATURATED) -> pd.DataFrame:
-    """Pods whose mean utilisation exceeds ``threshold``, busiest first."""
-    table = pod_utilization(pods, manifest)
-    hot = table[pd.to_numeric(table["utilization"], errors="coerce") > threshold]
-    return hot.sort_values("utilization", ascending=False, kind="stable")
+def _first(rows: list[Mapping[str, Any]], column: str) -> Any:
+    """The first value given (groupby ``first``: missing ones skipped)."""
+    return next((r[column] for r in rows if not is_missing(r.get(column))), np.nan)
 
 
-def saturation_warnings(pods: pd.DataFrame, runs: pd.DataFrame, manifest: Mapping[str, Any]) -> list[str]:
+def saturated(pods: pd.DataFrame | Table, manifest: Mapping[str, Any], threshold: float = SATURATED) -> pd.DataFrame:
+    """Pods whose mean utilisation exceeds ``threshold``, busiest first (a DataFrame)."""
+    return Table(UTILIZATION_COLUMNS, saturated_rows(as_table(pods), manifest, threshold)).to_frame()
+
+
+def saturated_rows(pods: Table, manifest: Mapping[str, Any], threshold: float = SATURATED) -> list[dict[str, Any]]:
+    """:func:`saturated`'s rows: busiest first, ties in table order."""
+    hot = [r for r in utilization_rows(pods, manifest) if _number(r["utilization"]) > threshold]
+    return sorted(hot, key=lambda r: -r["utilization"])
+
+
+def _total(values: Iterable[Any]) -> Any:
+    """A sum skipping missing values (as pandas' ``sum``)."""
+    return sum(v for v in values if not is_missing(v))
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def saturation_warnings(pods: pd.DataFrame | Table, runs: pd.DataFrame | Table, manifest: Mapping[str, Any]) -> list[str]:
     """One line per Deployment with a pod above 90 % utilisation, and per Service whose pods rejected requests."""
     lines = []
-    hot = saturated(pods, manifest)
-    for deployment, group in hot.groupby("deployment", sort=False):
-        worst = group.iloc[0]
-        scenarios = list(dict.fromkeys(group["scenario"]))
+    hot = saturated_rows(as_table(pods), manifest)
+    for deployment, group in group_rows(hot, ["deployment"]).items():
+        worst = group[0]
+        scenarios = list(dict.fromkeys(r["scenario"] for r in group))
         total = manifest.get("scenarios", {})
         where = f" in scenario '{worst['scenario']}'" if len(total) > 1 else ""
         more = ""
         if len(group) > 1:
             more = f" ({len(group)} pods above {percent(SATURATED)}" + (f" in {len(scenarios)} scenarios" if len(scenarios) > 1 else "") + ")"
         workers = worst["workers"]
-        now = f", {integer(workers)} now" if pd.notna(workers) else ""
+        now = f", {integer(workers)} now" if not is_missing(workers) else ""
         lines.append(
-            f"pod {worst['pod']} of Deployment {deployment} at {percent(worst['utilization'], 2)} utilisation{where}{more}: "
-            f"the queue grows and latency measures it; add replicas or workers (workloads.{deployment}.concurrency{now})"
+            f"pod {worst['pod']} of Deployment {deployment[0]} at {percent(worst['utilization'], 2)} utilisation{where}{more}: "
+            f"the queue grows and latency measures it; add replicas or workers (workloads.{deployment[0]}.concurrency{now})"
         )
     lines += rejection_warnings(runs, pods)
     return lines
 
 
-def rejection_warnings(runs: pd.DataFrame, pods: pd.DataFrame | None = None) -> list[str]:
+def rejection_warnings(runs: pd.DataFrame | Table, pods: pd.DataFrame | Table | None = None) -> list[str]:
     """Services whose pods turned requests away because their waiting room (``queue_limit``) was full."""
-    if runs.empty or "errors_rejected" not in runs:
+    table = as_table(runs)
+    if table.empty or "errors_rejected" not in table:
         return []
-    rejected = runs.groupby(["service", "scenario"], sort=False)[["errors_rejected", "requests"]].sum()
-    rejected = rejected[rejected["errors_rejected"] > 0]
+    by_service: dict[Any, list[tuple[Any, int, int]]] = {}
+    for (service, scenario), group in group_rows(table.rows, ["service", "scenario"]).items():
+        count = _total(r.get("errors_rejected") for r in group)
+        if count > 0:
+            by_service.setdefault(service, []).append((scenario, count, _total(r.get("requests") for r in group)))
     lines = []
-    for service, group in rejected.groupby(level="service", sort=False):
-        scenarios = [s for _, s in group.index]
-        worst = group["errors_rejected"].idxmax()[1]
-        count, requests = group.loc[(service, worst), ["errors_rejected", "requests"]]
-        where = f"scenario '{worst}'" + (f" (and {len(scenarios) - 1} more)" if len(scenarios) > 1 else "")
+    for service, found in by_service.items():
+        worst, count, requests = max(found, key=lambda f: f[1])  # the first of the largest, as idxmax
+        where = f"scenario '{worst}'" + (f" (and {len(found) - 1} more)" if len(found) > 1 else "")
         lines.append(
             f"Service {service}: its pods rejected {integer(count)} request(s) ({percent(count / requests if requests else np.nan, 2)}) "
             f"in {where}: their queue (queue_limit) was full, the pods are past saturation; add replicas or workers"
@@ -123,17 +156,18 @@ def rejection_warnings(runs: pd.DataFrame, pods: pd.DataFrame | None = None) -> 
     return lines
 
 
-def failed_client_warnings(summary: pd.DataFrame) -> list[str]:
+def failed_client_warnings(summary: pd.DataFrame | Table) -> list[str]:
     """Clients every one of whose measured requests failed: their latency figures are empty, not fast."""
-    if summary.empty or not {"requests", "errors"} <= set(summary):
+    table = as_table(summary)
+    if table.empty or not {"requests", "errors"} <= set(table.columns):
         return []
-    kinds = [c for c in summary.columns if c.startswith("errors_") and not c.endswith("_ci95")]
+    kinds = [c for c in table.columns if c.startswith("errors_") and not c.endswith("_ci95")]
     lines = []
-    for _, row in summary.iterrows():
-        requests, errors = row["requests"], row["errors"]
-        if not (pd.notna(requests) and requests > 0 and errors == requests):
+    for row in table.rows:
+        requests, errors = row.get("requests"), row.get("errors")
+        if not (not is_missing(requests) and requests > 0 and errors == requests):
             continue
-        by_kind = [f"{c} {integer(row[c])}" for c in kinds if pd.notna(row[c]) and row[c] > 0]
+        by_kind = [f"{c} {integer(row.get(c))}" for c in kinds if not is_missing(row.get(c)) and row.get(c) > 0]
         lines.append(
             f"client {row['client']} → {row['service']}: all {integer(requests)} requests failed in scenario '{row['scenario']}'"
             + (f" ({', '.join(by_kind)})" if by_kind else "")
@@ -144,4 +178,5 @@ def failed_client_warnings(summary: pd.DataFrame) -> list[str]:
 
 def run_warnings(results: Any) -> list[str]:
     """Everything a reader of ``results`` (a :class:`~netsim.results.Results`) must be told: for ``netsim run``."""
-    return [*failed_client_warnings(results.summary), *saturation_warnings(results.pods, results.runs, results.manifest)]
+    return [*failed_client_warnings(results.table("summary")),
+            *saturation_warnings(results.table("pods"), results.table("runs"), results.manifest)]

@@ -21,16 +21,19 @@ then over replications (``edges.csv``, ``operations.csv``, ``breakdown.csv``):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from netsim import histogram
 from netsim.model.operations import COMPONENTS
 from netsim.model.request import Outcome
 from netsim.recorder import RunResult
+from netsim.table import INT, Table, as_table, group_rows, is_missing, nanmean
 from netsim.tally import TallyView
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 EDGE_KEYS = ["scenario", "caller", "caller_kind", "service", "operation"]
 EDGE_COLUMNS = [
@@ -169,18 +172,26 @@ def breakdown_rows(result: RunResult) -> list[dict[str, Any]]:
     return rows
 
 
-def average(frame: pd.DataFrame, keys: Sequence[str], parameters: Sequence[str] = ()) -> pd.DataFrame:
-    """Over replications: integer columns (counts) summed, the other figures averaged; ``replications`` added."""
+def average(frame: Table | pd.DataFrame, keys: Sequence[str], parameters: Sequence[str] = ()) -> Table | pd.DataFrame:
+    """Over replications: integer columns (counts) summed, the other figures averaged; ``replications`` added.
+
+    Groups in order of first appearance, missing keys grouped together (``groupby(sort=False, dropna=False)``).
+    A Table gives a Table (a run's tables), a DataFrame a DataFrame.
+    """
+    table = as_table(frame)
     keys = [*keys, *[p for p in parameters if p not in keys]]
-    if frame.empty:
-        return pd.DataFrame(columns=[*keys, "replications"])
-    figures = [c for c in frame.columns if c not in (*keys, "replication") and pd.api.types.is_numeric_dtype(frame[c])]
-    out = []
-    for key, group in frame.groupby(list(keys), sort=False, dropna=False):
-        row = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
-        row["replications"] = int(group["replication"].nunique())
+    if table.empty:
+        out = Table([*keys, "replications"], [])
+        return out if isinstance(frame, Table) else out.to_frame()
+    figures = [c for c in table.columns if c not in (*keys, "replication") and table.is_numeric(c)]
+    counts = {c for c in figures if table.kind(c) == INT}
+    rows = []
+    for group in group_rows(table.rows, keys, dropna=False).values():
+        row = {k: table.cell(group[0], k) for k in keys}
+        row["replications"] = len({r.get("replication") for r in group if not is_missing(r.get("replication"))})
         for column in figures:
-            values = group[column]
-            row[column] = int(values.sum()) if pd.api.types.is_integer_dtype(values) else float(values.astype(float).mean())
-        out.append(row)
-    return pd.DataFrame(out)
+            values = [r.get(column) for r in group]
+            row[column] = int(sum(values)) if column in counts else nanmean(values)
+        rows.append(row)
+    out = Table(list(rows[0]), rows)
+    return out if isinstance(frame, Table) else out.to_frame()

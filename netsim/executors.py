@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
 import os
 import re
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from netsim.errors import ConfigError, one_of
+
+if TYPE_CHECKING:  # a serial run needs neither (their import is a few tens of ms of a short run)
+    from concurrent.futures import ProcessPoolExecutor
 
 T = TypeVar("T")
 EXECUTORS = ("local", "dask")
@@ -57,6 +58,9 @@ def run_all(
 
 def _in_processes(fn: Callable[[Any], T], items: Sequence[Any], jobs: int) -> Iterator[tuple[int, T | BaseException]]:
     # Spawned, not forked: no state leaks from the parent, and the same on every platform (style.md §8).
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
     pool: ProcessPoolExecutor | None = None
     try:
         with _ctrl_c_held():

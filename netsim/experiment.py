@@ -17,9 +17,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from netsim import edges, metrics
 from netsim.config import load_experiment
@@ -28,6 +26,10 @@ from netsim.recorder import RunResult
 from netsim.results import Results, versions, write_results
 from netsim.runstore import RunRecord, RunStore, empty_record, failed_record, fill_record, measure, requests_frame
 from netsim.spec import ExperimentSpec, RunSpec, ScenarioSpec
+from netsim.table import Table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class RunFailedWarning(UserWarning):
@@ -133,8 +135,10 @@ def build_results(
     settings = {s.name: s.parameters for s in spec.scenarios}
     frames = {name: table(ok, name, KNOWN_COLUMNS.get(name, []), parameters, settings) for name in {*KNOWN_COLUMNS, *_tables(ok)}}
     runs = frames.pop("runs")
-    requests = pd.DataFrame()
+    requests = None  # pandas only for --save-requests
     if save_requests and ok:
+        import pandas as pd
+
         pieces = [_with_parameters(requests_frame(r), parameters, settings.get(r.scenario, {})) for r in ok]
         requests = pd.concat(pieces, ignore_index=True)
     return Results(
@@ -154,7 +158,7 @@ def build_results(
 
 def table(
     records: Sequence[RunRecord], name: str, known: Sequence[str], parameters: Sequence[str], settings: Mapping[str, Mapping[str, Any]]
-) -> pd.DataFrame:
+) -> Table:
     """One per-run table over all records: the known columns first, then any new ones, then parameters."""
     rows = [
         {**row, **{p: metrics.parameter_value(settings.get(r.scenario, {}).get(p)) for p in parameters}}
@@ -163,7 +167,7 @@ def table(
     ]
     seen = dict.fromkeys(k for row in rows for k in row if k not in parameters)
     columns = list(dict.fromkeys([*known, *seen, *parameters]))
-    return pd.DataFrame(rows, columns=columns)
+    return Table(columns, rows)
 
 
 def _tables(records: Sequence[RunRecord]) -> set[str]:

@@ -36,14 +36,17 @@ Definitions (design.md §4):
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from netsim.model.request import Outcome
 from netsim.recorder import RunResult
+from netsim.table import INT, Table, as_table, group_rows, is_missing, nanmean
 from netsim.tally import LATENCY_EDGES_MS, TallyView
+
+if TYPE_CHECKING:  # pandas only for DataFrame callers (notebooks, the report): a run's tables are netsim.table.Tables
+    import pandas as pd
 
 KEYS = ["scenario", "client", "service"]
 RUN_COLUMNS = [
@@ -248,7 +251,7 @@ def timeline_frame(results: Iterable[RunResult], parameters: Sequence[str] = ())
         for result in results
         for row in timeline_rows(result)
     ]
-    return pd.DataFrame(rows, columns=[*TIMELINE_COLUMNS, *parameters])
+    return Table([*TIMELINE_COLUMNS, *parameters], rows).to_frame()
 
 
 def events_frame(results: Iterable[RunResult], parameters: Sequence[str] = ()) -> pd.DataFrame:
@@ -258,7 +261,7 @@ def events_frame(results: Iterable[RunResult], parameters: Sequence[str] = ()) -
         for result in results
         for row in event_rows(result)
     ]
-    return pd.DataFrame(rows, columns=[*EVENT_COLUMNS, *parameters])
+    return Table([*EVENT_COLUMNS, *parameters], rows).to_frame()
 
 
 def pod_rows(result: RunResult) -> list[dict[str, Any]]:
@@ -376,7 +379,7 @@ def runs_frame(results: Iterable[RunResult], parameters: Sequence[str] = ()) -> 
     for result in results:
         for row in run_rows(result):
             rows.append({**row, **{p: parameter_value(result.parameters.get(p)) for p in parameters}})
-    return pd.DataFrame(rows, columns=[*RUN_COLUMNS, *parameters])
+    return Table([*RUN_COLUMNS, *parameters], rows).to_frame()
 
 
 def pods_frame(results: Iterable[RunResult], parameters: Sequence[str] = ()) -> pd.DataFrame:
@@ -384,62 +387,74 @@ def pods_frame(results: Iterable[RunResult], parameters: Sequence[str] = ()) -> 
     for result in results:
         for row in pod_rows(result):
             rows.append({**row, **{p: parameter_value(result.parameters.get(p)) for p in parameters}})
-    return pd.DataFrame(rows, columns=[*POD_COLUMNS, *parameters])
+    return Table([*POD_COLUMNS, *parameters], rows).to_frame()
 
 
-def metric_columns(runs: pd.DataFrame, parameters: Sequence[str] = ()) -> list[str]:
+def metric_columns(runs: Table | pd.DataFrame, parameters: Sequence[str] = ()) -> list[str]:
     """The figures of a per-run table: its numeric columns other than keys, replication and parameters."""
     skip = {*KEYS, "service_type", "replication", *parameters}
-    return [c for c in runs.columns if c not in skip and pd.api.types.is_numeric_dtype(runs[c])]
+    table = as_table(runs)
+    return [c for c in table.columns if c not in skip and table.is_numeric(c)]
 
 
-def is_count(runs: pd.DataFrame, column: str) -> bool:
+def is_count(runs: Table | pd.DataFrame, column: str) -> bool:
     """Integer figures are counts (summed over replications); the rest are averaged."""
-    return pd.api.types.is_integer_dtype(runs[column])
+    return as_table(runs).kind(column) == INT
 
 
-def summarize(runs: pd.DataFrame, parameters: Sequence[str] = ()) -> pd.DataFrame:
+def _same_kind(given: Table | pd.DataFrame, result: Table) -> Table | pd.DataFrame:
+    """A Table for a Table (a run's tables), a DataFrame for a DataFrame (notebooks, tests)."""
+    return result if isinstance(given, Table) else result.to_frame()
+
+
+def summarize(runs: Table | pd.DataFrame, parameters: Sequence[str] = ()) -> Table | pd.DataFrame:
     """Aggregate ``runs`` over replications: totals of counts, means of the rest, and 95 % half-widths.
 
     The columns are :data:`SUMMARY_COLUMNS`, then any other figure ``runs`` has, then the parameters.
+    Groups come in order of first appearance (``groupby(sort=False)``); means skip NaN as pandas'.
     """
-    figures = metric_columns(runs, parameters)
+    table = as_table(runs)
+    figures = metric_columns(table, parameters)
     extra = [c for c in figures if c not in SUMMARY_COLUMNS]
     columns = [*SUMMARY_COLUMNS, *extra, *parameters]
-    if runs.empty:
-        return pd.DataFrame(columns=columns)
+    if table.empty:
+        return _same_kind(runs, Table(columns, []))
+    counts = {c for c in figures if table.kind(c) == INT}
     out = []
-    for key, group in runs.groupby(KEYS, sort=False):
-        row: dict[str, Any] = dict(zip(KEYS, key, strict=True))
-        row["service_type"] = group["service_type"].iloc[0]
-        row["replications"] = int(group["replication"].nunique())
+    for group in group_rows(table.rows, KEYS).values():
+        row: dict[str, Any] = {k: table.cell(group[0], k) for k in KEYS}
+        row["service_type"] = table.cell(group[0], "service_type")
+        row["replications"] = len({r.get("replication") for r in group if not is_missing(r.get("replication"))})
         for column in figures:
-            values = group[column]
-            row[column] = int(values.sum()) if is_count(runs, column) else float(values.astype(float).mean())
+            values = [r.get(column) for r in group]
+            row[column] = int(sum(values)) if column in counts else nanmean(values)
         for column, ci in _CI.items():
-            row[ci] = ci95_halfwidth(group[column].to_numpy()) if column in group else np.nan
+            row[ci] = ci95_halfwidth(np.array([np.nan if r.get(column) is None else r.get(column) for r in group], dtype=float)) \
+                if column in table else np.nan
         for p in parameters:
-            row[p] = group[p].iloc[0]
+            row[p] = table.cell(group[0], p)
         out.append(row)
-    return pd.DataFrame(out, columns=columns)
+    return _same_kind(runs, Table(columns, out))
 
 
-def compare(runs: pd.DataFrame, reference: str, parameters: Sequence[str] = ()) -> pd.DataFrame:
+def compare(runs: Table | pd.DataFrame, reference: str, parameters: Sequence[str] = ()) -> Table | pd.DataFrame:
     """Each scenario's paired difference to ``reference``, per (client, service) and averaged figure."""
+    table = as_table(runs)
     columns = [*COMPARISON_COLUMNS, *parameters]
-    figures = [c for c in metric_columns(runs, parameters) if not is_count(runs, c)]
-    base = runs[runs["scenario"] == reference]
+    figures = [c for c in metric_columns(table, parameters) if table.kind(c) != INT]
+    base = [r for r in table.rows if r.get("scenario") == reference]
     out = []
-    for (scenario, client, service), group in runs.groupby(KEYS, sort=False):
+    for group in group_rows(table.rows, KEYS).values():
+        scenario, client, service = (table.cell(group[0], k) for k in KEYS)
         if scenario == reference:
             continue
-        ref = base[(base["client"] == client) & (base["service"] == service)]
-        pairs = group.merge(ref, on="replication", suffixes=("", "_ref"))
-        if pairs.empty:
+        ref = [r for r in base if r.get("client") == client and r.get("service") == service]
+        pairs = [(g, r) for g in group for r in ref if g.get("replication") == r.get("replication")]  # inner merge, left order
+        if not pairs:
             continue
         for metric in figures:
-            x = pairs[metric].to_numpy(dtype=float)
-            y = pairs[f"{metric}_ref"].to_numpy(dtype=float)
+            x = np.array([_number(g.get(metric)) for g, _ in pairs], dtype=float)
+            y = np.array([_number(r.get(metric)) for _, r in pairs], dtype=float)
             keep = ~(np.isnan(x) | np.isnan(y))
             d = x[keep] - y[keep]
             mean_d = float(d.mean()) if d.size else np.nan
@@ -453,9 +468,13 @@ def compare(runs: pd.DataFrame, reference: str, parameters: Sequence[str] = ()) 
                 # A zero-width interval (identical pairs but for a constant shift) is significant too.
                 "significant": bool(d.size >= 2 and not np.isnan(ci) and abs(mean_d) > ci),
                 "pairs": int(d.size),
-                **{p: group[p].iloc[0] for p in parameters},
+                **{p: table.cell(group[0], p) for p in parameters},
             })
-    return pd.DataFrame(out, columns=columns)
+    return _same_kind(runs, Table(columns, out))
+
+
+def _number(value: Any) -> float:
+    return np.nan if value is None else value
 
 
 def requests_frame(result: RunResult) -> pd.DataFrame:
@@ -466,6 +485,8 @@ def requests_frame(result: RunResult) -> pd.DataFrame:
     ``--save-requests``), so one long table holds both. A call's ``client`` is its
     caller (the Deployment), and ``caller_pod`` names the calling pod.
     """
+    import pandas as pd
+
     req = result.requests
     mask = result.measured()
     pods = np.array([p["name"] for p in result.pods] + [""], dtype=object)
@@ -493,6 +514,8 @@ def requests_frame(result: RunResult) -> pd.DataFrame:
 
 def calls_frame(result: RunResult, pods: np.ndarray, nodes: np.ndarray) -> pd.DataFrame:
     """The measured calls between Services (those of measured entry requests), when the run kept them."""
+    import pandas as pd
+
     rows = result.calls.get("rows") if isinstance(result.calls, dict) else None
     if not rows or not len(rows["edge"]):
         return pd.DataFrame()

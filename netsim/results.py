@@ -25,13 +25,14 @@ import os
 import platform
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from netsim.errors import ConfigError
+from netsim.table import Table, as_table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TABLES = ("summary", "runs", "pods")
 """Written by every run, present in every results folder."""
@@ -41,26 +42,64 @@ WHEN_PRESENT = ("timeline", "events")
 """Written only when non-empty."""
 
 
-@dataclass
-class Results:
-    """An experiment's tables as DataFrames; an optional table is empty when the folder lacks it."""
+FRAMES = ("summary", "runs", "pods", "requests", "latency", "comparison", "timeline", "events", "edges", "operations",
+          "breakdown")
+"""The tables of :class:`Results`."""
 
-    summary: pd.DataFrame
-    runs: pd.DataFrame
-    pods: pd.DataFrame
-    requests: pd.DataFrame = field(default_factory=pd.DataFrame)
-    manifest: dict[str, Any] = field(default_factory=dict)
-    folder: Path | None = None
-    latency: pd.DataFrame = field(default_factory=pd.DataFrame)
-    comparison: pd.DataFrame = field(default_factory=pd.DataFrame)
-    timeline: pd.DataFrame = field(default_factory=pd.DataFrame)
-    events: pd.DataFrame = field(default_factory=pd.DataFrame)
-    edges: pd.DataFrame = field(default_factory=pd.DataFrame)
-    """Calls between Services (and from clients), over replications: edges.csv (netsim/edges.py)."""
-    operations: pd.DataFrame = field(default_factory=pd.DataFrame)
-    """Clients' entry operations, over replications: operations.csv."""
-    breakdown: pd.DataFrame = field(default_factory=pd.DataFrame)
-    """Where the mean latency goes, per client and operation: breakdown.csv."""
+
+def _frame(name: str, doc: str) -> property:
+    def get(self: Results) -> pd.DataFrame:
+        value = self._tables.get(name)
+        if isinstance(value, Table):
+            return value.to_frame()
+        if value is None:
+            import pandas as pd
+
+            value = self._tables[name] = pd.DataFrame()
+        return value
+
+    def set_(self: Results, value: pd.DataFrame | Table | None) -> None:
+        self._tables[name] = value
+
+    return property(get, set_, doc=doc)
+
+
+class Results:
+    """An experiment's tables as DataFrames; an optional table is empty when the folder lacks it.
+
+    A run builds its tables as :class:`netsim.table.Table` s and writes them without
+    pandas; each attribute turns its table into a DataFrame when first read
+    (notebooks, the report), so a ``netsim run --no-report`` never imports pandas.
+    :meth:`table` gives the Table itself.
+    """
+
+    summary = _frame("summary", "One row per scenario × client × Service, over replications: summary.csv.")
+    runs = _frame("runs", "The same figures per replication: runs.csv.")
+    pods = _frame("pods", "Per scenario × replication × Service × pod: pods.csv.")
+    requests = _frame("requests", "One row per measured request (and call), with --save-requests: requests.parquet.")
+    latency = _frame("latency", "Per-run latency histograms: latency.csv.")
+    comparison = _frame("comparison", "Paired differences to the reference scenario: comparison.csv.")
+    timeline = _frame("timeline", "Per Service × 1 s of runs with churn: timeline.csv.")
+    events = _frame("events", "Churn events and what the controllers did: events.csv.")
+    edges = _frame("edges", "Calls between Services (and from clients), over replications: edges.csv (netsim/edges.py).")
+    operations = _frame("operations", "Clients' entry operations, over replications: operations.csv.")
+    breakdown = _frame("breakdown", "Where the mean latency goes, per client and operation: breakdown.csv.")
+
+    def __init__(self, summary: pd.DataFrame | Table, runs: pd.DataFrame | Table, pods: pd.DataFrame | Table,
+                 requests: pd.DataFrame | Table | None = None, manifest: dict[str, Any] | None = None, folder: Path | None = None,
+                 **tables: pd.DataFrame | Table | None) -> None:
+        unknown = set(tables) - set(FRAMES)
+        if unknown:
+            raise TypeError(f"Results got unexpected table(s): {', '.join(sorted(unknown))}")
+        self._tables: dict[str, pd.DataFrame | Table | None] = {"summary": summary, "runs": runs, "pods": pods,
+                                                               "requests": requests, **tables}
+        self.manifest: dict[str, Any] = manifest if manifest is not None else {}
+        self.folder = folder
+
+    def table(self, name: str) -> Table:
+        """Table ``name`` without pandas when the run built it (a DataFrame's rows otherwise; no rows when absent)."""
+        value = self._tables.get(name)
+        return Table([], []) if value is None else as_table(value)
 
     @property
     def failed(self) -> list[dict[str, Any]]:
@@ -88,10 +127,16 @@ def write_results(results: Results, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     files: dict[Path, bytes | None] = {}  # None: remove (a table this run does not have)
     for name in (*TABLES, *ALWAYS, *WHEN_PRESENT):
-        frame: pd.DataFrame = getattr(results, name)
-        empty = name in WHEN_PRESENT and frame.empty  # an old one is left by an earlier run of a different config
-        files[folder / f"{name}.csv"] = None if empty else frame.to_csv(index=False, lineterminator="\n").encode()
-    files[folder / "requests.parquet"] = None if results.requests.empty else parquet_bytes(results.requests)
+        value = results._tables.get(name)
+        if value is None or isinstance(value, Table):  # a run's own tables: written without pandas, the same bytes
+            table = results.table(name)
+            empty, write = table.empty, table.to_csv
+        else:
+            empty, write = value.empty, lambda frame=value: frame.to_csv(index=False, lineterminator="\n").encode()
+        # an optional table this run lacks: an old one is left by an earlier run of a different config
+        files[folder / f"{name}.csv"] = None if empty and name in WHEN_PRESENT else write()
+    requests = results._tables.get("requests")
+    files[folder / "requests.parquet"] = None if requests is None or requests.empty else parquet_bytes(results.requests)
     files[folder / "manifest.json"] = (json.dumps(results.manifest, indent=2, sort_keys=True, default=str) + "\n").encode()
     write_all_atomic(files)
     results.folder = folder
@@ -189,6 +234,8 @@ def _stage_probe(folder: Path) -> None:
 
 def load_results(folder: str | Path) -> Results:
     """Read a results folder back into DataFrames (what notebooks and ``netsim check`` use)."""
+    import pandas as pd
+
     folder = Path(folder)
     if not (folder / "summary.csv").is_file():
         raise ConfigError(str(folder), "not a netsim results folder (no summary.csv); run `netsim run` first")
@@ -213,7 +260,9 @@ def parquet_bytes(frame: pd.DataFrame) -> bytes:
 
 
 def versions() -> dict[str, str]:
-    """Versions that can change numbers: recorded with every result."""
+    """Versions that can change numbers: recorded with every result (pandas' from its metadata: not imported for it)."""
+    from importlib.metadata import version
+
     import numpy
     import simpy
 
@@ -224,5 +273,5 @@ def versions() -> dict[str, str]:
         "python": platform.python_version(),
         "numpy": numpy.__version__,
         "simpy": simpy.__version__,
-        "pandas": pd.__version__,
+        "pandas": version("pandas"),
     }

@@ -30,13 +30,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from netsim import edges, metrics
 from netsim.recorder import RunResult
 from netsim.results import parquet_bytes, write_atomic
 
-if TYPE_CHECKING:  # a worker unpickling measure() imports this module first: keep it free of the config package
+if TYPE_CHECKING:  # a worker unpickling measure() imports this module first: keep it free of the config package (and pandas)
+    import pandas as pd
+
     from netsim.spec import RunSpec
 
 RECORD_FORMAT = 1
@@ -234,6 +234,8 @@ def well_formed(data: Any) -> bool:
 
 
 def requests_frame(record: RunRecord) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.read_parquet(io.BytesIO(record.requests)) if record.requests else pd.DataFrame()
 
 

@@ -206,6 +206,7 @@ def test_pure_python_fallback_warns_and_agrees(monkeypatch: pytest.MonkeyPatch) 
     """Without numba the same loop runs as plain Python, with a warning, and gives the same answer."""
     monkeypatch.setitem(sys.modules, "numba", None)  # `import numba` now raises ImportError
     monkeypatch.setattr(_fifo_loop, "_compiled", {})
+    monkeypatch.setattr(_fifo_loop, "PYTHON_BUDGET", 0)  # past the small-run path: the compiled kernel is asked for
     rng = np.random.default_rng(5)
     arrival = np.cumsum(rng.integers(0, 3, 300).astype(float))
     service = rng.integers(0, 6, 300).astype(float)
@@ -213,6 +214,43 @@ def test_pure_python_fallback_warns_and_agrees(monkeypatch: pytest.MonkeyPatch) 
         got = serve_fifo(arrival, service, 2, 2)
     assert _fifo_loop._compiled["serve_segments"] is _fifo_loop.serve_segments
     assert_same(got, reference(arrival, service, 2, 2))
+
+
+@pytest.mark.parametrize(("workers", "queue_limit", "integer_times"), [(2, 2, True), (3, 1, False), (4, UNBOUNDED, False),
+                                                                    (2, 0, True), ([1, 2, 3], [1, 0, UNBOUNDED], False)])
+def test_small_runs_python_path_equals_the_compiled_kernel(monkeypatch: pytest.MonkeyPatch, workers, queue_limit,  # type: ignore[no-untyped-def]
+                                                           integer_times: bool) -> None:
+    """Within the budget the loop runs as Python over lists; its numbers are numba's, bit for bit (ties, limits, carried state)."""
+    rng = np.random.default_rng(8)
+    n, pods = 4_000, 3
+    gaps = rng.integers(0, 3, n).astype(float) if integer_times else rng.exponential(0.3, n)
+    service = rng.integers(0, 5, n).astype(float) if integer_times else rng.exponential(1.0, n)
+    arrival, pod, sizes = np.cumsum(gaps), rng.integers(0, pods, n), rng.integers(1, 400, n)
+    state = QueueState.idle(workers, queue_limit, pods=pods)
+    runs = {}
+    for path, budget in (("python", 10**9), ("numba", 0)):
+        monkeypatch.setattr(_fifo_loop, "PYTHON_BUDGET", budget)
+        monkeypatch.setattr(_fifo_loop, "_compiled", {} if path == "python" else _fifo_loop._compiled)
+        monkeypatch.setattr(_fifo_loop, "_served_in_python", [0])
+        runs[path] = serve_in_blocks(state, pod, arrival, service, sizes)
+        assert (_fifo_loop._served_in_python[0] == n) == (path == "python")
+    (py, py_state), (nb, nb_state) = runs["python"], runs["numba"]
+    assert py.rejected.any() or queue_limit == UNBOUNDED
+    for got, want in ((py, nb), (py_state, nb_state)):
+        for a, b in zip(vars(got).values() if not isinstance(got, tuple) else got, vars(want).values() if not isinstance(want, tuple) else want,
+                        strict=True):
+            np.testing.assert_array_equal(a, b)  # NaN where rejected in both; every float identical
+
+
+def test_the_budget_switches_to_the_compiled_kernel_for_good(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ski rental: Python serves blocks until the next would pass the budget; from then on the compiled kernel."""
+    monkeypatch.setattr(_fifo_loop, "_compiled", {})
+    monkeypatch.setattr(_fifo_loop, "_served_in_python", [0])
+    monkeypatch.setattr(_fifo_loop, "PYTHON_BUDGET", 1_000)
+    assert _fifo_loop.kernel_for(600) is _fifo_loop.serve_in_python
+    assert _fifo_loop.kernel_for(400) is _fifo_loop.serve_in_python
+    assert _fifo_loop.kernel_for(1) is not _fifo_loop.serve_in_python
+    assert _fifo_loop.kernel_for(1) is not _fifo_loop.serve_in_python  # loaded: no way back
 
 
 @pytest.mark.parametrize("workers", [1, 3])

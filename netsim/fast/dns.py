@@ -12,6 +12,7 @@ The waits of all other requests follow with one search per slot.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from typing import Any
 
@@ -51,31 +52,42 @@ class SlotCaches:
         starts = np.concatenate([[0], cuts])
         ends = np.concatenate([cuts, [keys.size]])
         groups = [(int(keys[a]), rows[a:b]) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
-        times = [t[r] for _, r in groups]  # each cache's request times, gathered once (not per lookup)
+        # Python lists in the loop below: one lookup per request when nothing caches (the default), and a list
+        # index or a bisect costs a fraction of numpy's per-item call; the floats and their order are the same.
+        times = [t[r].tolist() for _, r in groups]  # each cache's request times, gathered once (not per lookup)
+        senders = [client[r].tolist() for _, r in groups]
+        expires = [float(self.expires[k]) for k, _ in groups]
+        answers = [float(self.answer_at[k]) for k, _ in groups]
         # the lookups, in time order over every cache (CoreDNS's latency stream is shared)
-        lookups: list[list[tuple[float, float]]] = [[(-np.inf, float(self.answer_at[k]))] for k, _ in groups]
+        lookups: list[list[tuple[float, float]]] = [[(-np.inf, answers[g])] for g in range(len(groups))]
         heap: list[tuple[float, int, int]] = []
-        for g, (k, r) in enumerate(groups):
-            first = int(np.searchsorted(times[g], self.expires[k], side="left"))
+        for g, (_, r) in enumerate(groups):
+            first = bisect.bisect_left(times[g], expires[g])
             if first < r.size:
-                heap.append((float(t[r[first]]), g, first))
+                heap.append((times[g][first], g, first))
         heapq.heapify(heap)
+        asked: list[tuple[int, int, int]] = []
+        routes, dns, ttl = self._routes, self._dns, self._dns.ttl
         while heap:
             now, g, i = heapq.heappop(heap)
-            k, r = groups[g]
-            c = int(client[r[i]])
-            _, steps, count, upstream = self._routes[c]  # type: ignore[misc]
-            delay = self._dns.answer_time(steps, upstream)
-            self._dns.queries += count
-            self.answer_at[k] = now + delay
-            self.expires[k] = now + delay + self._dns.ttl
-            queries[r[i]] = count
+            _, steps, count, upstream = routes[senders[g][i]]  # type: ignore[misc]
+            delay = dns.answer_time(steps, upstream)
+            dns.queries += count
+            answers[g] = now + delay
+            expires[g] = now + delay + ttl
+            asked.append((g, i, count))
             lookups[g].append((now, now + delay))
             # the next request past this answer's life (never this one again: with no cache and an instant
             # answer the answer expires the moment it is asked)
-            nxt = max(int(np.searchsorted(times[g], self.expires[k], side="left")), i + 1)
-            if nxt < r.size:
-                heapq.heappush(heap, (float(t[r[nxt]]), g, nxt))
+            nxt = max(bisect.bisect_left(times[g], expires[g]), i + 1)
+            if nxt < len(times[g]):
+                heapq.heappush(heap, (times[g][nxt], g, nxt))
+        for g, i, count in asked:
+            queries[groups[g][1][i]] = count
+        for g, (k, _) in enumerate(groups):
+            if len(lookups[g]) > 1:
+                self.answer_at[k] = answers[g]
+                self.expires[k] = expires[g]
         for g, (_, r) in enumerate(groups):
             at = np.array([a for a, _ in lookups[g]])
             answer = np.array([b for _, b in lookups[g]])

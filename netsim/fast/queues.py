@@ -374,7 +374,7 @@ def _loop(state: QueueState, seg: np.ndarray, a: np.ndarray, s: np.ndarray) -> _
     start = np.empty(n)
     departure = np.empty(n)
     rejected = np.empty(n, bool)
-    kernel = _fifo_loop.compiled()
+    kernel = _fifo_loop.kernel_for(n)
     waiting_starts, waiting_offsets, error = kernel(
         a, s, seg, last_arrival, state.worker_offsets, free, state.queue_limit,
         state.waiting_starts, state.waiting_offsets, start, departure, rejected,
