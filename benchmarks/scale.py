@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         run_until(world.env, world.drained)
     simulated = time.perf_counter()
     rss_simulated = peak_rss_mb()
-    result = engine.result_of(world, run, started)
+    result = engine.run_result(world, started, generated=sum(c.generated for c in world.clients),
+                               pod_busy=world.pod_busy(), breakdown=[c.breakdown for c in world.clients])
     for rows_of in PER_RUN_TABLES.values():
         rows_of(result)
     tabled = time.perf_counter()

@@ -67,6 +67,8 @@ class TrafficBuilder:
         self._lb_in_service = lb_in_service
         self._call_retry_log = call_retry_log
         self.service_index = {s.name: i for i, s in enumerate(cluster.services)}
+        self._operation_ids = {name: i for i, name in enumerate(scenario.operation_names)}
+        """Operation name -> index (scenario.operation_names walks every workload and client: once, not per client)."""
         self.live_senders: dict[str, list[LiveSenders]] = {}
         """Per ``from:`` Deployment, the clients whose slots follow its Ready pods (under churn)."""
         self._rules = scenario.cluster.background_services + len(scenario.services)
@@ -170,7 +172,7 @@ class TrafficBuilder:
                 route.add_slot(node, pod_offset + k)
         stop = scenario.run.warmup + scenario.run.duration
         rng = self.streams.rng("arrivals", spec.name)
-        interned = {name: i for i, name in enumerate(scenario.operation_names)}
+        interned = self._operation_ids
         if spec.closed is not None:
             closed = spec.closed
             return ClosedLoopClient(
