@@ -73,27 +73,27 @@ def main(argv: list[str] | None = None) -> int:
     from netsim.model.world import World
     from netsim.runstore import PER_RUN_TABLES
 
+    print(f"nodes={args.nodes} services={args.services} pods={args.pods} calls={args.calls}", flush=True)
     started = time.perf_counter()
     config = experiment(args.nodes, args.services, args.pods, args.requests, args.calls)
     run = load_experiment(config).runs()[0]
     loaded = time.perf_counter()
-    world = World(run, keep_requests=False)
-    world.start()
-    built = time.perf_counter()
-    rss_built = peak_rss_mb()
-    with engine._cyclic_gc_paused():
+    print(f"  config+spec {loaded - started:7.2f} s", flush=True)  # each phase as it ends: a big size runs for minutes
+    with engine._cyclic_gc_paused():  # as netsim run's event engine does (engine.simulate_events)
+        world = World(run, keep_requests=False)
+        world.start()
+        built = time.perf_counter()
+        print(f"  build       {built - loaded:7.2f} s   (peak RSS after build {peak_rss_mb():,.0f} MB)", flush=True)
         run_until(world.env, world.drained)
     simulated = time.perf_counter()
-    rss_simulated = peak_rss_mb()
-    result = engine.result_of(world, run, started)
+    requests = sum(c.generated for c in world.clients)
+    print(f"  simulate    {simulated - built:7.2f} s   {1e6 * (simulated - built) / max(requests, 1):.1f} µs/request"
+          f"   ({requests:,} requests, peak RSS {peak_rss_mb():,.0f} MB)", flush=True)
+    result = engine.run_result(world, started, generated=requests, pod_busy=world.pod_busy(),
+                               breakdown=[c.breakdown for c in world.clients])
     for rows_of in PER_RUN_TABLES.values():
         rows_of(result)
     tabled = time.perf_counter()
-    requests = result.generated
-    print(f"nodes={args.nodes} services={args.services} pods={args.pods} calls={args.calls} requests={requests:,}")
-    print(f"  config+spec {loaded - started:7.2f} s")
-    print(f"  build       {built - loaded:7.2f} s   (peak RSS after build {rss_built:,.0f} MB)")
-    print(f"  simulate    {simulated - built:7.2f} s   {1e6 * (simulated - built) / max(requests, 1):.1f} µs/request   (peak RSS {rss_simulated:,.0f} MB)")
     print(f"  tables      {tabled - simulated:7.2f} s")
     print(f"  peak RSS    {peak_rss_mb():,.0f} MB")
     return 0

@@ -30,6 +30,7 @@ from netsim.errors import ConfigError
 
 if TYPE_CHECKING:
     from netsim.config.schema import ExperimentConfig
+    from netsim.k8s.objects import Service
     from netsim.spec import ClientSpec, ScenarioSpec
 
 DEFAULT_LIMITS: dict[str, float] = {
@@ -150,15 +151,15 @@ def requests_per_second(scenario: ScenarioSpec) -> float:
     length = run_length(scenario)
     entries = {c.name: client_requests(c, 0.0, length) / length for c in scenario.clients}
     served = sum(operation_rates(scenario, entries).values())
-    unserved = sum(rate for c, rate in entries.items() if not _has_backends(scenario, c))
+    services = {s.name: s for s in scenario.services}
+    unserved = sum(entries[c.name] for c in scenario.clients if not _has_backends(scenario, services[c.service]))
     return served + unserved
 
 
-def _has_backends(scenario: ScenarioSpec, client: str) -> bool:
+def _has_backends(scenario: ScenarioSpec, service: Service) -> bool:
     from netsim.config.operations import serving_deployments
 
-    spec = next(c for c in scenario.clients if c.name == client)
-    return any(d.replicas > 0 for d in serving_deployments(scenario.service(spec.service), scenario.deployments))
+    return any(d.replicas > 0 for d in serving_deployments(service, scenario.deployments))
 
 
 def peak_replicas(scenario: ScenarioSpec) -> dict[str, int]:

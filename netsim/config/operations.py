@@ -245,12 +245,25 @@ def _calls(steps: tuple[Any, ...]) -> list[Any]:
     return out
 
 
+class _OperationNames(dict):  # type: ignore[type-arg]
+    """Deployment -> the names of its operations, read from ``workloads`` when first asked: a client asks only
+    about the Deployments behind its Service, not about every workload (10,000 clients x 10,000 Deployments)."""
+
+    def __init__(self, workloads: dict[str, WorkloadSpec]) -> None:
+        super().__init__()
+        self._workloads = workloads
+
+    def __missing__(self, name: str) -> list[str]:
+        names = self[name] = [op.name for op in self._workloads[name].operations]
+        return names
+
+
 def client_operations(
     client: ClientConfig, service: Service, deployments: tuple[Deployment, ...], workloads: dict[str, WorkloadSpec]
 ) -> tuple[tuple[str, ...], tuple[float, ...], Any]:
     """A client's operations: the names it sends, their weights (open loop), and its closed-loop users (or None)."""
     path = f"clients.{client.name}"
-    offered = {name: [op.name for op in w.operations] for name, w in workloads.items()}
+    offered = _OperationNames(workloads)
     first = callee_operation(f"{path}.target", service, None, deployments, offered)
     serving = serving_deployments(service, deployments)
 

@@ -167,7 +167,7 @@ class FastRun:
         self.routes = [_Route(world, c) for c in range(len(scenario.clients))]
         self.caches = SlotCaches(world.dns, [r.dns for r in self.routes])
         self.hops = HopDelays(scenario.cluster.network, world.streams.rng("network", "hops"))
-        self.locality = np.asarray(world.network.locality, dtype=np.int64)
+        self.locality = world.network.locality
         pods = world.cluster.pods
         self.pod_node = np.asarray([p.node for p in pods], dtype=np.int64)
         self.lb_table_pods = {s: np.asarray(world.cluster.tables[s].pods, dtype=np.int64) for s in world.load_balancers}
@@ -315,8 +315,8 @@ class FastRun:
             if route.lb is not None:
                 lb = self.world.load_balancers[route.service]
                 if lb.instance:
-                    arrival[ok] += rules_cost + self.hops.draw(self.locality[node[ok], pod_node[ok]])
-                    back[ok] = self.hops.draw(self.locality[pod_node[ok], node[ok]])
+                    arrival[ok] += rules_cost + self.hops.draw(self.locality(node[ok], pod_node[ok]))
+                    back[ok] = self.hops.draw(self.locality(pod_node[ok], node[ok]))
                 else:
                     arrival[ok] += lb_forward[ok] + self.hops.draw(self._lb_leg(lb, lb_zone[ok], pod_node[ok]))
                 returned = route.lb_latency.take(ok.size)  # type: ignore[union-attr]
@@ -329,15 +329,15 @@ class FastRun:
                 if route.pays_entry_first_packet:
                     proxy[ok] = rules_cost
                     special[ok] = True
-                arrival[ok] += rules_cost + self.hops.draw(self.locality[node[ok], pod_node[ok]])
-                back[ok] = self.hops.draw(self.locality[pod_node[ok], node[ok]]) + self.hops.draw(np.full(ok.size, Locality.INTERNET))
+                arrival[ok] += rules_cost + self.hops.draw(self.locality(node[ok], pod_node[ok]))
+                back[ok] = self.hops.draw(self.locality(pod_node[ok], node[ok])) + self.hops.draw(np.full(ok.size, Locality.INTERNET))
                 continue
             if route.hashing:  # connections opened through the scheduler get ids (in the order they open)
                 conn[ok] = -2
             if route.hops_free:
                 continue
-            out = self.hops.draw(self.locality[node[ok], pod_node[ok]])
-            back[ok] = self.hops.draw(self.locality[pod_node[ok], node[ok]])
+            out = self.hops.draw(self.locality(node[ok], pod_node[ok]))
+            back[ok] = self.hops.draw(self.locality(pod_node[ok], node[ok]))
             if route.pays_first_packet:
                 for m in np.unique(node[ok]).tolist():
                     mine = ok[node[ok] == m]

@@ -51,7 +51,7 @@ class _Sender:
         self.timeout = route.timeout
         self._try_timeout = route.try_timeout
         self._send = route.send
-        self.slot_node: list[int] = route.slot_node
+        self.slot_node: Sequence[int] = route.slot_node
         self.stop_at = stop_at
         self._ids = ids
         self._recorder = recorder

@@ -44,6 +44,7 @@ from typing import Any
 from netsim.config.schema import ConnectionsConfig
 from netsim.model.entry import Connection, Entry
 from netsim.model.request import Request, part
+from netsim.model.slots import slot_objects, slot_values
 
 
 class PerRequest:
@@ -61,9 +62,6 @@ class PerRequest:
         self._stateful = stateful
         self.send = self._send_counted if stateful else entry.connect  # type: ignore[assignment]
         """Put a request on its own connection (chosen once, here: the scheduler decides)."""
-
-    def add_slot(self) -> None:
-        return None
 
     @staticmethod
     def reuses(slot: int) -> bool:
@@ -93,14 +91,12 @@ class _Pool:
         self.pool = config.pool
         self.max_requests = config.max_requests
         self.max_lifetime = config.max_lifetime
-        self.open: list[list[Connection]] = []
+        self.open = slot_objects(list)
+        """Per slot, its open connections (model/slots.py: only slots that have sent hold a list)."""
         self.opened = 0
         self.reconnects = 0
         self.most_in_flight = 0
         """The most requests ever in flight on one connection (1 for keep-alive: one at a time)."""
-
-    def add_slot(self) -> None:
-        self.open.append([])
 
     def _open(self, request: Request) -> Connection | None:
         conn = self._entry.open(request)
@@ -135,13 +131,8 @@ class KeepAlivePool(_Pool):
 
     def __init__(self, entry: Entry, config: ConnectionsConfig, clock: Any) -> None:
         super().__init__(entry, config, clock)
-        self._idle: list[deque[Connection]] = []
-        self._waiting: list[deque[Request]] = []
-
-    def add_slot(self) -> None:
-        super().add_slot()
-        self._idle.append(deque())
-        self._waiting.append(deque())
+        self._idle = slot_objects(deque)
+        self._waiting = slot_objects(deque)
 
     def reuses(self, slot: int) -> bool:
         """Will the slot's next request go on an open connection, or wait for one (no dial, no lookup)?
@@ -187,7 +178,7 @@ class KeepAlivePool(_Pool):
 
     def waiting(self) -> int:
         """Requests waiting for a connection, over every slot."""
-        return sum(len(w) for w in self._waiting)
+        return sum(len(w) for w in self._waiting.values())
 
     def finished(self, request: Request, conn: Connection, timed_out: bool) -> None:
         """The try ended: the connection goes back to the idle list (or closes), and a waiting request may go."""
@@ -214,11 +205,7 @@ class MultiplexedPool(_Pool):
 
     def __init__(self, entry: Entry, config: ConnectionsConfig, clock: Any) -> None:
         super().__init__(entry, config, clock)
-        self._turn: list[int] = []
-
-    def add_slot(self) -> None:
-        super().add_slot()
-        self._turn.append(0)
+        self._turn = slot_values(0)
 
     def reuses(self, slot: int) -> bool:
         """Will the slot's next request go on an open connection (the pool is full of working ones)?"""

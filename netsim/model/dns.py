@@ -48,6 +48,7 @@ import numpy as np
 
 from netsim.config.schema import DnsConfig
 from netsim.distributions import BlockSampler
+from netsim.model.slots import slot_values
 
 _CACHED = (0.0, 0)
 _EMPTY = (-1.0, True, -1.0)
@@ -159,9 +160,10 @@ class DnsDiscovery:
     def __init__(self, dns: CoreDns, queries: int, nx_queries: int, per_try: int, upstream: bool, service: int) -> None:
         """``queries``: queries one lookup sends; ``nx_queries``: when every try is NXDOMAIN; ``per_try``: 2 with AAAA."""
         self._dns = dns
-        self.answer_at: list[float] = []
-        """Per slot: when its cached answer arrived (or will: a lookup in flight)."""
-        self.expires: list[float] = []
+        self.answer_at = slot_values(-1.0)
+        """Per slot: when its cached answer arrived (or will: a lookup in flight). Only slots that have looked
+        up hold an entry (model/slots.py): a client pod on every node costs nothing until it sends."""
+        self.expires = slot_values(-1.0)
         """Per slot: when its cached answer expires. A sender whose ``answer_at <= now < expires`` has its
         answer at no cost: routes check that themselves (model/route.py) before calling :meth:`resolve`."""
         self._steps = max(queries // per_try, 1)
@@ -170,13 +172,8 @@ class DnsDiscovery:
         self._nx_queries = nx_queries
         self._upstream = upstream
         self._service = service
-        self.nxdomain: list[bool] = []
+        self.nxdomain = slot_values(False)
         """Per slot: was its last answer NXDOMAIN (the Service did not exist)."""
-
-    def add_slot(self, node: int = 0) -> None:
-        self.answer_at.append(-1.0)
-        self.expires.append(-1.0)
-        self.nxdomain.append(False)
 
     def resolve(self, slot: int, now: float, node: int = 0) -> tuple[float, int]:
         """``(wait, queries)``: how long until ``slot`` (a pod on ``node``) has an answer, and the queries it sent."""
@@ -202,7 +199,7 @@ class DnsDiscovery:
 
     def forget(self, slot: int) -> None:
         """A new pod took over this slot: its resolver starts with an empty cache."""
-        self.expires[slot] = -1.0
+        self.expires.pop(slot, None)
 
 
 class EnvDiscovery:
@@ -212,9 +209,6 @@ class EnvDiscovery:
 
     def __init__(self, existed: bool) -> None:
         self.existed = existed
-
-    def add_slot(self, node: int = 0) -> None:
-        return None
 
     @staticmethod
     def resolve(slot: int, now: float, node: int = 0) -> tuple[float, int]:

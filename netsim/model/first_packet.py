@@ -34,6 +34,8 @@ last rule. nftables and IPVS stay O(1) wherever the packet is headed.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from netsim.model.kube_proxy import draw_first_packet_jitter, first_packet_cost
@@ -52,8 +54,17 @@ IPTABLES_MS = {  # Services in the cluster -> first-packet RTT percentiles (ms),
 }
 
 
+@functools.lru_cache(maxsize=16)
 def rtt_percentiles_ms(mode: str, services: int) -> np.ndarray:
-    """First-packet RTT at :data:`LEVELS` for ``mode`` in a cluster with ``services`` Services."""
+    """First-packet RTT at :data:`LEVELS` for ``mode`` in a cluster with ``services`` Services (read-only).
+
+    Cached: every node × Service × sender sampler that traffic touches asks for the same row when it first draws."""
+    row = _rtt_percentiles_ms(mode, services)
+    row.setflags(write=False)
+    return row
+
+
+def _rtt_percentiles_ms(mode: str, services: int) -> np.ndarray:
     if mode != "iptables":
         return np.asarray(NFTABLES_MS)
     sizes = np.array([0, *IPTABLES_MS])

@@ -255,9 +255,6 @@ class MeshLayer:
         self._entry = entry
         self.send = entry.connect
 
-    def add_slot(self) -> None:
-        return None
-
     def finished(self, request: Request, conn: Connection, timed_out: bool) -> None:
         if timed_out:
             self._entry.reset(request)

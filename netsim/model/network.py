@@ -26,15 +26,10 @@ class Locality(IntEnum):
     INTERNET = 3
 
 
-def locality_matrix(nodes: Sequence[NodeSpec]) -> list[list[int]]:
-    """``m[a][b]``: the :class:`Locality` of a hop from node ``a`` to node ``b``."""
-    return [
-        [
-            Locality.SAME_NODE if a is b else Locality.SAME_ZONE if a.zone == b.zone else Locality.CROSS_ZONE
-            for b in nodes
-        ]
-        for a in nodes
-    ]
+def locality_of(zone: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """The :class:`Locality` of hops from nodes ``src`` to nodes ``dst`` (arrays), nodes in zones ``zone``."""
+    return np.where(src == dst, Locality.SAME_NODE,
+                    np.where(zone[src] == zone[dst], Locality.SAME_ZONE, Locality.CROSS_ZONE)).astype(np.int64)
 
 
 class Network:
@@ -44,11 +39,19 @@ class Network:
         dists = (config.same_node, config.same_zone, config.cross_zone, config.internet)
         self._samplers = [BlockSampler(d, rng) for d in dists]
         self.zero = [d.is_zero for d in dists]
-        self.locality = locality_matrix(nodes)
+        zones = {z: i for i, z in enumerate(dict.fromkeys(n.zone for n in nodes))}
+        self.zone: list[int] = [zones[n.zone] for n in nodes]
+        """Each node's zone as a number: a hop's locality is computed, not looked up in a nodes × nodes table."""
+        self._zones = np.asarray(self.zone, dtype=np.int64)
 
     def delay(self, src: int, dst: int) -> float:
         """One-way latency of a hop from node ``src`` to node ``dst``."""
-        return self._samplers[self.locality[src][dst]]()
+        zone = self.zone
+        return self._samplers[0 if src == dst else 1 if zone[src] == zone[dst] else 2]()
+
+    def locality(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """The :class:`Locality` of hops from nodes ``src`` to nodes ``dst`` (arrays, for the fast engine)."""
+        return locality_of(self._zones, src, dst)
 
     def delay_of(self, locality: int) -> float:
         """One-way latency of a hop of the given :class:`Locality` (e.g. ``INTERNET``, or LB to node)."""

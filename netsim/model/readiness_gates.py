@@ -62,6 +62,8 @@ def gate_setters(
     ``None`` in a tuple stands for an LB that never will (and an empty selection of
     Services is ``(None,)``): that condition stays False.
     """
+    if not deployment.template.readiness_gates:  # (most pods: no scan of every Service for them)
+        return {}
     with_lb = services_with_ip_targets(services, clients, load_balancer)
     selecting = [s for s in services if s.type is ServiceType.LOAD_BALANCER and s.selector
                  and selects_deployment(s, deployment)]
@@ -80,6 +82,8 @@ def gate_warnings(
     with_lb = services_with_ip_targets(services, clients, load_balancer)
     out = []
     for d in deployments:
+        if not d.template.readiness_gates:
+            continue
         selecting = [s.name for s in services if s.type is ServiceType.LOAD_BALANCER and s.selector
                      and selects_deployment(s, d)]
         for condition, setters in gate_setters(d, services, clients, load_balancer).items():

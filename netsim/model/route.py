@@ -29,7 +29,7 @@ try fits in it; a slow answer is cut at the try's deadline and may be retried.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from heapq import heappush
 from typing import Any
 
@@ -106,20 +106,26 @@ class Route:
         self.service = service
         self.deadlines = Deadlines(env, self._timed_out)
         self._pending = self.deadlines.pending
-        self.slot_node: list[int] = []
+        self.slot_node: Sequence[int] = []
         """The node of each sender slot (where its requests enter the data plane, for in-cluster senders)."""
-        self.slot_source: list[int] = []
+        self.slot_source: Sequence[int] = []
         """The IP address of each sender slot, as kube-proxy's hashing schedulers and session affinity see it."""
         self.pod_slot: dict[int, int] = {}
         """Senders that are pods of a calling Deployment: pod index -> slot (a pod's slot is its own for its life)."""
 
     def add_slot(self, node: int, source: int) -> int:
-        """A new sender (a client pod, an address, a calling pod): its slot number."""
-        self.slot_node.append(node)
-        self.slot_source.append(source)
-        self.discovery.add_slot(node)
-        self.layer.add_slot()
+        """A new sender (a client pod, an address, a calling pod): its slot number.
+
+        Its resolver cache and connections are made when it first sends (model/slots.py)."""
+        self.slot_node.append(node)  # type: ignore[attr-defined]
+        self.slot_source.append(source)  # type: ignore[attr-defined]
         return len(self.slot_node) - 1
+
+    def set_slots(self, nodes: Sequence[int], sources: Sequence[int]) -> None:
+        """Every sender at once, as sequences: a client pod on every node has the nodes' tuple shared by every
+        such client and a range of addresses, not an object per pod (model/slots.py)."""
+        self.slot_node = nodes
+        self.slot_source = sources
 
     def slot_of_pod(self, pod: Any, source: int) -> int:
         """The slot of a calling pod (a new one, with an empty resolver cache and pool, the first time it calls)."""

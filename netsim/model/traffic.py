@@ -11,7 +11,7 @@ calls. What the builder chooses is fixed for the run: nothing is replaced later.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from itertools import count
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +67,10 @@ class TrafficBuilder:
         self._lb_in_service = lb_in_service
         self._call_retry_log = call_retry_log
         self.service_index = {s.name: i for i, s in enumerate(cluster.services)}
+        self._every_node = tuple(range(len(scenario.nodes)))
+        """The slots' nodes of every client with a pod per node: one tuple shared by them all (read-only)."""
+        self._operation_ids = {name: i for i, name in enumerate(scenario.operation_names)}
+        """Operation name -> index (scenario.operation_names walks every workload and client: once, not per client)."""
         self.live_senders: dict[str, list[LiveSenders]] = {}
         """Per ``from:`` Deployment, the clients whose slots follow its Ready pods (under churn)."""
         self._rules = scenario.cluster.background_services + len(scenario.services)
@@ -166,11 +170,11 @@ class TrafficBuilder:
             entry = self._in_cluster_entry(s, spec.name, f"external/{service.name}", meshed)
             layer = self._layer(entry, s, spec.connections, False, f"clients.{spec.name}.connections")
             route = Route(cluster.env, discovery, guarded, layer, entry, mesh.timeout(self.mesh, spec.timeout), retry, s, spec.connect_timeout)
-            for k, node in enumerate(self._client_pod_nodes(spec)):
-                route.add_slot(node, pod_offset + k)
+            nodes = self._client_pod_nodes(spec)
+            route.set_slots(nodes, range(pod_offset, pod_offset + len(nodes)))
         stop = scenario.run.warmup + scenario.run.duration
         rng = self.streams.rng("arrivals", spec.name)
-        interned = {name: i for i, name in enumerate(scenario.operation_names)}
+        interned = self._operation_ids
         if spec.closed is not None:
             closed = spec.closed
             return ClosedLoopClient(
@@ -203,11 +207,11 @@ class TrafficBuilder:
 
         return choose
 
-    def _client_pod_nodes(self, spec: ClientSpec) -> list[int]:
+    def _client_pod_nodes(self, spec: ClientSpec) -> Sequence[int]:
         """The node of each of an in-cluster client's pods (slots): one per node, or its Deployment's pods."""
         scenario = self.scenario
         if spec.from_deployment is None:
-            return list(range(len(scenario.nodes)))
+            return self._every_node
         nodes = [p.node for p in self.cluster.pods if p.deployment == spec.from_deployment]
         if scenario.churn or scenario.autoscalers:  # room for the pods churn creates (model/client_pods.py)
             d = self.cluster.deployments[spec.from_deployment]
