@@ -109,8 +109,15 @@ class _Sender:
                 sums = self.breakdown[request.operation] = [0.0] * (2 + len(COMPONENTS))
             sums[0] += 1.0
             sums[1] += latency
-            for i, part in enumerate(breakdown(request, now)):
-                sums[2 + i] += part
+            net, dns, proxy, conn_wait, queue, work, failed, backoff = breakdown(request, now)  # COMPONENTS, unrolled
+            sums[2] += net
+            sums[3] += dns
+            sums[4] += proxy
+            sums[5] += conn_wait
+            sums[6] += queue
+            sums[7] += work
+            sums[8] += failed
+            sums[9] += backoff
         if special or outcome is not OK:
             queueing, work = -1.0, 0.0  # (its breakdown, if any, is summed above)
         else:
