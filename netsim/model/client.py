@@ -48,6 +48,9 @@ class _Sender:
         self.name = name
         self.route = route
         self.service = route.service
+        self._row_client, self._row_service = float(index), float(route.service)
+        """The record's client and Service columns as floats: the recorder's columns are float64 until folded, and a
+        float converts there without a new object (the same values as the ints)."""
         self.timeout = route.timeout
         self._try_timeout = route.try_timeout
         self._send = route.send
@@ -109,13 +112,13 @@ class _Sender:
                 sums = self.breakdown[request.operation] = [0.0] * (2 + len(COMPONENTS))
             sums[0] += 1.0
             sums[1] += latency
-            net, dns, proxy, conn_wait, queue, work, failed, backoff = breakdown(request, now)  # COMPONENTS, unrolled
+            net, dns, proxy, conn_wait, queued, worked, failed, backoff = breakdown(request, now)  # COMPONENTS, unrolled
             sums[2] += net
             sums[3] += dns
             sums[4] += proxy
             sums[5] += conn_wait
-            sums[6] += queue
-            sums[7] += work
+            sums[6] += queued
+            sums[7] += worked
             sums[8] += failed
             sums[9] += backoff
         if special or outcome is not OK:
@@ -124,7 +127,7 @@ class _Sender:
             t_start = request.t_start
             queueing, work = t_start - request.t_pod, request.t_done - t_start
         self._record((
-            request.id, self.index, request.slot, self.service, request.operation, request.node,
+            request.id, self._row_client, request.slot, self._row_service, request.operation, request.node,
             -1 if pod is None else pod.index, t_issue, latency, outcome, request.dns_queries,
             -1 if conn is None else conn.id, queueing, work,
         ))

@@ -93,6 +93,8 @@ class _Pool:
         self.pool = config.pool
         self.max_requests = config.max_requests
         self.max_lifetime = config.max_lifetime
+        self._ages = self.max_requests is not None or self.max_lifetime is not None
+        """Whether connections retire by use or age at all (else :meth:`_expired` is always False)."""
         self.open: list[list[Connection]] = []
         self.opened = 0
         self.reconnects = 0
@@ -155,7 +157,7 @@ class KeepAlivePool(_Pool):
                 idle.popleft()
                 continue
             broken = self._entry.broken(conn)
-            if broken or self._expired(conn):
+            if broken or (self._ages and self._expired(conn)):
                 idle.popleft()
                 self.reconnects += broken
                 self._close(conn, slot)
@@ -172,7 +174,7 @@ class KeepAlivePool(_Pool):
             if conn.retired:
                 continue
             broken = self._entry.broken(conn)
-            if broken or self._expired(conn):
+            if broken or (self._ages and self._expired(conn)):
                 self.reconnects += broken
                 self._close(conn, slot)
                 continue
@@ -194,7 +196,7 @@ class KeepAlivePool(_Pool):
         slot = request.slot
         if conn.retired:
             return
-        if timed_out or self._expired(conn):
+        if timed_out or (self._ages and self._expired(conn)):
             self._close(conn, slot)
         else:
             self._idle[slot].append(conn)
@@ -228,6 +230,12 @@ class MultiplexedPool(_Pool):
     def _drop_dead(self, slot: int) -> None:
         conns = self.open[slot]
         entry = self._entry
+        ages = self._ages
+        for conn in conns:  # checked twice per request (reuses, send): most find every connection working
+            if entry.broken(conn) or (ages and self._expired(conn)):
+                break
+        else:
+            return
         for conn in [c for c in conns if entry.broken(c) or self._expired(c)]:
             self.reconnects += entry.broken(conn)
             conns.remove(conn)
@@ -262,7 +270,7 @@ class MultiplexedPool(_Pool):
             if conn.in_flight == 0:
                 conn.picker.release(conn.pod.index)
             return
-        if self._expired(conn) and conn.in_flight == 0:
+        if self._ages and self._expired(conn) and conn.in_flight == 0:
             self._close(conn, request.slot)
 
 

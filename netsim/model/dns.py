@@ -189,9 +189,7 @@ class DnsDiscovery:
         if now < self.expires[slot]:
             wait = self.answer_at[slot] - now
             return (wait, 0) if wait > 0.0 else _CACHED  # hot path: no tuple built for a plain cache hit
-        return self._lookup(slot, now, node)
-
-    def _lookup(self, slot: int, now: float, node: int) -> tuple[float, int]:
+        # a lookup (every new connection, with no resolver cache: the default), written out here, a frame saved
         dns = self._dns
         service = self._service
         delay, found = dns.lookup(node, service, dns.exists[service], self._steps, self._nx_steps, self._upstream, now)

@@ -400,8 +400,16 @@ class Strand:
 
     def _answered(self, step: Call, request: Request, outcome: Outcome, now: float) -> None:
         if outcome is Outcome.OK:
-            for i, part in enumerate(breakdown(request, now)):
-                self.vector[i] += part
+            net, dns, proxy, conn_wait, queue, work, failed, backoff = breakdown(request, now)  # COMPONENTS, unrolled
+            vector = self.vector
+            vector[0] += net
+            vector[1] += dns
+            vector[2] += proxy
+            vector[3] += conn_wait
+            vector[4] += queue
+            vector[5] += work
+            vector[6] += failed
+            vector[7] += backoff
         elif step.optional:
             self.vector[FAILED] += now - self.call_started
         else:
