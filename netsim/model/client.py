@@ -31,7 +31,7 @@ from netsim.model.client_pods import LiveSenders
 from netsim.model.events import PRIORITY, Environment, Tick
 from netsim.model.operations import COMPONENTS, breakdown
 from netsim.model.request import Outcome, Request
-from netsim.recorder import Recorder
+from netsim.recorder import Recorder, pack_row
 
 OK = Outcome.OK
 
@@ -48,9 +48,6 @@ class _Sender:
         self.name = name
         self.route = route
         self.service = route.service
-        self._row_client, self._row_service = float(index), float(route.service)
-        """The record's client and Service columns as floats: the recorder's columns are float64 until folded, and a
-        float converts there without a new object (the same values as the ints)."""
         self.timeout = route.timeout
         self._try_timeout = route.try_timeout
         self._send = route.send
@@ -126,8 +123,8 @@ class _Sender:
         else:
             t_start = request.t_start
             queueing, work = t_start - request.t_pod, request.t_done - t_start
-        self._record((
-            request.id, self._row_client, request.slot, self._row_service, request.operation, request.node,
+        self._record(pack_row(
+            request.id, self.index, request.slot, self.service, request.operation, request.node,
             -1 if pod is None else pod.index, t_issue, latency, outcome, request.dns_queries,
             -1 if conn is None else conn.id, queueing, work,
         ))

@@ -129,17 +129,22 @@ def run_until(env: Environment, until: Event) -> None:
     queue = env.heap
     while until._value is PENDING and queue:
         env.time, _, _, event = heappop(queue)
-        kind = event.__class__
-        if kind is Wakeup:  # netsim's own events first: no callback list, no failure to check
+        kind = type(event)
+        if kind is Tick:  # netsim's own events first: no failure to check
+            callbacks = event.callbacks
+            event.callbacks = None
+            for callback in callbacks:
+                callback(event)
+        elif kind is Wakeup:  # and no callback list
             event.fn(event.arg)
-            continue
-        callbacks, event.callbacks = event.callbacks, None
-        for callback in callbacks:
-            callback(event)
-        if kind is not Tick and not event._ok and not hasattr(event, "_defused"):
-            exc = type(event._value)(*event._value.args)
-            exc.__cause__ = event._value
-            raise exc
+        else:
+            callbacks, event.callbacks = event.callbacks, None
+            for callback in callbacks:
+                callback(event)
+            if not event._ok and not hasattr(event, "_defused"):
+                exc = type(event._value)(*event._value.args)
+                exc.__cause__ = event._value
+                raise exc
 
 
 def triggered(event: Event) -> bool:
