@@ -136,7 +136,8 @@ def run_until(env: Environment, until: Event) -> None:
             for callback in callbacks:
                 callback(event)
         elif kind is Wakeup:  # and no callback list
-            event.fn(event.arg)
+            fn = event.fn  # a slot read, then a call: specialised, where ``event.fn(...)`` is not
+            fn(event.arg)
         else:
             callbacks, event.callbacks = event.callbacks, None
             for callback in callbacks:
