@@ -93,13 +93,13 @@ class _Pool:
         self.pool = config.pool
         self.max_requests = config.max_requests
         self.max_lifetime = config.max_lifetime
-        self._ages = self.max_requests is not None or self.max_lifetime is not None
-        """Whether connections retire by use or age at all (else :meth:`_expired` is always False)."""
         self.open: list[list[Connection]] = []
         self.opened = 0
         self.reconnects = 0
         self.most_in_flight = 0
         """The most requests ever in flight on one connection (1 for keep-alive: one at a time)."""
+        self._ages = self.max_requests is not None or self.max_lifetime is not None
+        """Whether connections retire by use or age at all (else :meth:`_expired` is always False)."""
 
     def add_slot(self) -> None:
         self.open.append([])
