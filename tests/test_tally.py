@@ -8,7 +8,7 @@ import pytest
 
 from netsim import histogram, metrics
 from netsim.model.request import Outcome
-from netsim.recorder import REQUEST_SCHEMA, Recorder
+from netsim.recorder import REQUEST_SCHEMA, Recorder, pack_row
 from netsim.tally import RequestTally
 from tests.builders import experiment, simulate_one
 
@@ -98,7 +98,7 @@ def test_rows_and_columns_end_in_the_same_tally() -> None:
     block = _block(np.random.default_rng(7), 30_000)
     by_rows, by_columns = Recorder(_tally()), Recorder(_tally())
     names = list(REQUEST_SCHEMA)
-    by_rows.rows.extend(zip(*(block[name].tolist() for name in names), strict=True))
+    by_rows.rows.extend(pack_row(*row) for row in zip(*(block[name].tolist() for name in names), strict=True))
     by_rows.flush(force=True)
     by_columns.extend(block)
     for name in names:

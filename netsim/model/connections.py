@@ -97,6 +97,8 @@ class _Pool:
         self.reconnects = 0
         self.most_in_flight = 0
         """The most requests ever in flight on one connection (1 for keep-alive: one at a time)."""
+        self._ages = self.max_requests is not None or self.max_lifetime is not None
+        """Whether connections retire by use or age at all (else :meth:`_expired` is always False)."""
 
     def _open(self, request: Request) -> Connection | None:
         conn = self._entry.open(request)
@@ -146,7 +148,7 @@ class KeepAlivePool(_Pool):
                 idle.popleft()
                 continue
             broken = self._entry.broken(conn)
-            if broken or self._expired(conn):
+            if broken or (self._ages and self._expired(conn)):
                 idle.popleft()
                 self.reconnects += broken
                 self._close(conn, slot)
@@ -163,7 +165,7 @@ class KeepAlivePool(_Pool):
             if conn.retired:
                 continue
             broken = self._entry.broken(conn)
-            if broken or self._expired(conn):
+            if broken or (self._ages and self._expired(conn)):
                 self.reconnects += broken
                 self._close(conn, slot)
                 continue
@@ -185,7 +187,7 @@ class KeepAlivePool(_Pool):
         slot = request.slot
         if conn.retired:
             return
-        if timed_out or self._expired(conn):
+        if timed_out or (self._ages and self._expired(conn)):
             self._close(conn, slot)
         else:
             self._idle[slot].append(conn)
@@ -215,6 +217,12 @@ class MultiplexedPool(_Pool):
     def _drop_dead(self, slot: int) -> None:
         conns = self.open[slot]
         entry = self._entry
+        ages = self._ages
+        for conn in conns:  # checked twice per request (reuses, send): most find every connection working
+            if entry.broken(conn) or (ages and self._expired(conn)):
+                break
+        else:
+            return
         for conn in [c for c in conns if entry.broken(c) or self._expired(c)]:
             self.reconnects += entry.broken(conn)
             conns.remove(conn)
@@ -249,7 +257,7 @@ class MultiplexedPool(_Pool):
             if conn.in_flight == 0:
                 conn.picker.release(conn.pod.index)
             return
-        if self._expired(conn) and conn.in_flight == 0:
+        if self._ages and self._expired(conn) and conn.in_flight == 0:
             self._close(conn, request.slot)
 
 

@@ -72,6 +72,7 @@ external sources EXTERNAL_IP_BASE + client·2^16 + source."""
 CALLER_IP_BASE = 1 << 22
 LB_IP_BASE = 1 << 40
 """A proxying LB's zone front ends (the address nodes see behind an ``aws-clb``)."""
+OK = Outcome.OK
 
 
 def external_ip(client: int, source: int) -> int:
@@ -158,6 +159,11 @@ class Entry:
         request, outcome = args
         request.route.answered(request, outcome)
 
+    @staticmethod
+    def _ended_ok(request: Request) -> None:
+        """:meth:`_ended` of an answer (the common case: no tuple to build and take apart)."""
+        request.route.answered(request, OK)
+
     def broken(self, conn: Connection) -> bool:
         """The sender knows the connection is dead: its pod's process closed it (FIN or RST), or TCP gave up
         retransmitting to a peer that died silently (then the next use reconnects)."""
@@ -238,7 +244,8 @@ class ClusterIpEntry(Entry):
         cost = self._first_packet[node]
         if cost is not None:
             paid = cost()  # type: ignore[operator]
-            add_proxy_cost(request, paid)
+            request.proxy = getattr(request, "proxy", 0) + paid  # add_proxy_cost, written out
+            request.special = True
             hop += paid
         if hop > 0.0:
             env = self.env
@@ -276,7 +283,9 @@ class ClusterIpEntry(Entry):
             hop = self._network.delay(request.pod.node, request.node)
             if hop > 0.0:
                 env = self.env
-                heappush(env.heap, (env.time + hop, PRIORITY, next(env.ids), Wakeup(env, self._ended, (request, outcome))))
+                heappush(env.heap, (env.time + hop, PRIORITY, next(env.ids),
+                                    Wakeup(env, self._ended_ok, request) if outcome is OK
+                                    else Wakeup(env, self._ended, (request, outcome))))
                 return
         request.route.answered(request, outcome)
 

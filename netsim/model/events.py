@@ -15,11 +15,12 @@ neither. So this module, and only this module, reaches into SimPy:
   event)``, exactly what ``Environment.schedule`` pushes; hot code pushes such
   entries itself (``heappush(env.heap, (t, PRIORITY, next(env.ids), event))``),
   which saves a method frame per event. Nothing else of SimPy's is touched.
-- :class:`Wakeup` is an already-triggered event whose only callback calls
-  ``fn(arg)``; :class:`Tick` calls ``fn(event)`` directly (its ``arg`` holds the
-  payload), for the hottest callbacks. Both can be re-armed: a fired event held
-  by nobody else is pushed again with new callbacks and payload, saving an
-  allocation.
+- :class:`Wakeup` is an already-triggered event that calls ``fn(arg)``;
+  :class:`Tick` calls ``fn(event)`` directly (its ``arg`` holds the payload), for
+  the hottest callbacks, and can be re-armed: a fired Tick held by nobody else is
+  pushed again with new callbacks and payload, saving an allocation. Neither is
+  a SimPy ``Event``: each has only what SimPy's loop reads of a fired event
+  (``callbacks``, ``_ok``), in slots.
 - :func:`run_until` is SimPy's ``Environment.step`` loop, inlined.
 
 SimPy is pinned below its next major version (pyproject.toml) because of this.
@@ -71,26 +72,45 @@ def _fire(event: Wakeup) -> None:
     event.fn(event.arg)
 
 
-class Wakeup(Event):
-    """An event that calls ``fn(arg)`` when the simulation clock reaches it."""
+_FIRE = (_fire,)
+"""Every Wakeup's callbacks: SimPy's loop only iterates them, so one shared tuple serves (no list per event)."""
+
+
+class Wakeup:
+    """An event that calls ``fn(arg)`` when the simulation clock reaches it.
+
+    Not a :class:`simpy.events.Event`: only what SimPy's ``step`` reads of a fired
+    event (``callbacks``, ``_ok``) and slots, so that one costs an allocation and three
+    stores. :func:`run_until` calls ``fn(arg)`` itself; SimPy's own ``run``/``step``
+    (tests) go through ``callbacks``. Nothing waits on a Wakeup, nor cancels one.
+    """
+
+    __slots__ = ("callbacks", "fn", "arg")
+
+    _ok = True
+    _value = None
 
     def __init__(self, env: simpy.Environment, fn: Callable[[Any], None], arg: Any) -> None:
-        self.env = env
-        self.callbacks = [_fire]
-        self._ok = True
-        self._value = None
+        self.callbacks = _FIRE
         self.fn = fn
         self.arg = arg
 
 
-class Tick(Event):
-    """An event that calls ``fn(self)``; ``fn`` reads its payload from :attr:`arg`."""
+class Tick:
+    """An event that calls ``fn(self)``; ``fn`` reads its payload from :attr:`arg`.
+
+    As :class:`Wakeup`, only what SimPy's loop reads; its callbacks are a list that
+    its owner may swap (re-arm) or empty (cancel: on the heap still, it fires and
+    nothing happens).
+    """
+
+    __slots__ = ("callbacks", "arg")
+
+    _ok = True
+    _value = None
 
     def __init__(self, env: simpy.Environment, fn: Callable[[Tick], None], arg: Any) -> None:
-        self.env = env
         self.callbacks = [fn]
-        self._ok = True
-        self._value = None
         self.arg = arg
 
 
@@ -103,18 +123,29 @@ def run_until(env: Environment, until: Event) -> None:
     """``env.run(until=until)`` without the per-step method call.
 
     The loop is SimPy's own ``Environment.step`` inlined: pop the next event, set
-    the clock, run its callbacks, and re-raise a failure nobody handled.
+    the clock, run its callbacks, and re-raise a failure nobody handled; a
+    :class:`Wakeup` is called directly, and a :class:`Tick` never fails.
     """
     queue = env.heap
     while until._value is PENDING and queue:
         env.time, _, _, event = heappop(queue)
-        callbacks, event.callbacks = event.callbacks, None
-        for callback in callbacks:
-            callback(event)
-        if not event._ok and not hasattr(event, "_defused"):
-            exc = type(event._value)(*event._value.args)
-            exc.__cause__ = event._value
-            raise exc
+        kind = type(event)
+        if kind is Tick:  # netsim's own events first: no failure to check
+            callbacks = event.callbacks
+            event.callbacks = None
+            for callback in callbacks:
+                callback(event)
+        elif kind is Wakeup:  # and no callback list
+            fn = event.fn  # a slot read, then a call: specialised, where ``event.fn(...)`` is not
+            fn(event.arg)
+        else:
+            callbacks, event.callbacks = event.callbacks, None
+            for callback in callbacks:
+                callback(event)
+            if not event._ok and not hasattr(event, "_defused"):
+                exc = type(event._value)(*event._value.args)
+                exc.__cause__ = event._value
+                raise exc
 
 
 def triggered(event: Event) -> bool:

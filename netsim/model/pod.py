@@ -178,7 +178,8 @@ class Pod:
         else:
             self.busy -= 1
             self._spare.append(event)  # fired and held by nobody else: reusable
-        request.route.respond(request, OK)
+        respond = request.route.respond  # an attribute holding a bound method: loaded, then called (specialised)
+        respond(request, OK)
         if self.on_drained is not None and self.busy == 0 and not queue:
             self._drained()
 

@@ -163,7 +163,8 @@ class Route:
         elif self._reuses is not None and self._reuses(slot):
             wait = 0.0  # no new connection, no lookup
         else:
-            wait, queries = self._resolve(slot, now, request.node)
+            resolve = self._resolve
+            wait, queries = resolve(slot, now, request.node)
             if queries:
                 request.dns_queries = queries
         if wait > 0.0:
@@ -171,7 +172,8 @@ class Route:
             request.special = True
             heappush(env.heap, (now + wait, PRIORITY, next(env.ids), Wakeup(env, self._resolved, request)))
         elif self._guard is None:
-            self._send_on_connection(request)
+            send = self._send_on_connection  # an attribute holding a bound method: loaded, then called (specialised)
+            send(request)
         else:
             self._resolved(request)
 
@@ -202,7 +204,8 @@ class Route:
         if self._guard is not None and not self._guard.known(request.slot):
             self.answered(request, Outcome.DISCOVERY)
             return
-        self._send_on_connection(request)
+        send = self._send_on_connection
+        send(request)
 
     # -- the way back ----------------------------------------------------------------------------
 
