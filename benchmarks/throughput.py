@@ -106,14 +106,36 @@ def cpu_s() -> float:
 
 
 def whole_process(argv: list[str]) -> tuple[float, float, float]:
-    """(wall seconds, CPU seconds, peak RSS MB) of a child process running ``argv``."""
+    """(wall seconds, CPU seconds, peak RSS MB) of a child process running ``argv``.
+
+    The peak is the child's own ``VmHWM``, read while it runs: the ``ru_maxrss`` that
+    ``wait4`` reports would include the copy of this (large) parent the child was
+    forked from before it exec'd.
+    """
     started = time.perf_counter()
     child = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(child.pid, 0)
+    peak_kb = 0
+    while True:
+        pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+        if pid:
+            break
+        peak_kb = max(peak_kb, _high_water_kb(child.pid))
+        time.sleep(0.01)
     wall = time.perf_counter() - started
     if status != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({status})")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    return wall, usage.ru_utime + usage.ru_stime, peak_kb / 1024
+
+
+def _high_water_kb(pid: int) -> int:
+    """A live process's peak resident set so far (Linux ``/proc``); 0 once it has gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,21 +27,32 @@ BLOCK = 4096
 
 
 class BlockDraws:
-    """Values of ``draw(BLOCK)`` calls handed out ``n`` at a time, in order (the leftover kept for the next take)."""
+    """Values of ``draw(size)`` calls handed out ``n`` at a time, in order (the leftover kept for the next take).
 
-    __slots__ = ("_draw", "_rest")
+    The batch sizes are the event-engine twin's: ``first`` values, doubling up to ``most`` (a sampler
+    that thousands of node × client pairs each hold starts small, as FirstPacketCost does), so both
+    engines ask the random stream for the same batches.
+    """
 
-    def __init__(self, draw: Callable[[int], np.ndarray]) -> None:
+    __slots__ = ("_draw", "_rest", "_next", "_most")
+
+    def __init__(self, draw: Callable[[int], np.ndarray], first: int = BLOCK, most: int = BLOCK) -> None:
         self._draw = draw
         self._rest = np.empty(0)
+        self._next = first
+        self._most = most
 
     def take(self, n: int) -> np.ndarray:
         rest = self._rest
         if n <= rest.size:
             self._rest = rest[n:]
             return rest[:n]
-        blocks = -(-(n - rest.size) // BLOCK)
-        values = np.concatenate([rest, *(np.asarray(self._draw(BLOCK), dtype=np.float64) for _ in range(blocks))])
+        parts, have = [rest], rest.size
+        while have < n:
+            size, self._next = self._next, min(self._next * 2, self._most)
+            parts.append(np.asarray(self._draw(size), dtype=np.float64))
+            have += size
+        values = np.concatenate(parts)
         self._rest = values[n:]
         return values[:n]
 

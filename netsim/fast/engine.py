@@ -39,7 +39,7 @@ from netsim.fast.queues import QueueState, Served, group_by_pod, serve_grouped
 from netsim.k8s.objects import TrafficPolicy
 from netsim.model.dns import DnsDiscovery
 from netsim.model.entry import external_ip
-from netsim.model.first_packet import LB_IP_DESTINATION, costs_nothing, extra_cost_s
+from netsim.model.first_packet import LB_IP_DESTINATION, FirstPacketCost, costs_nothing, extra_cost_s
 from netsim.model.kube_proxy import draw_first_packet_jitter, draw_rule_position, first_packet_cost
 from netsim.model.load_balancer import NO_TARGET
 from netsim.model.network import Locality
@@ -89,11 +89,13 @@ class _FirstPacket:
         position = draw_rule_position(rng, rules)  # drawn whatever the model, as the event engine's build does
         if last_rule:  # KUBE-NODEPORTS, the last rule: the top of the measured law, or every rule
             position = float(max(rules, 1))
+        batches = {"first": FirstPacketCost.FIRST, "most": FirstPacketCost.BLOCK}  # the event engine's batches: one per pair traffic uses
         if config.first_packet.model == "measured":
-            self.draws = BlockDraws(lambda n: extra_cost_s(config.mode, rules, np.ones(n) if last_rule else rng.random(n)))
+            self.draws = BlockDraws(lambda n: extra_cost_s(config.mode, rules, np.ones(n) if last_rule else rng.random(n)),
+                                    **batches)
         else:
             self.draws = BlockDraws(
-                lambda n: first_packet_cost(config, np.full(n, position), draw_first_packet_jitter(config, rng, n)))
+                lambda n: first_packet_cost(config, np.full(n, position), draw_first_packet_jitter(config, rng, n)), **batches)
 
 
 class _Route:

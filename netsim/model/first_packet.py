@@ -113,8 +113,8 @@ class FirstPacketCost:
     (``position``, or every rule for the last one), jitter per connection.
     """
 
-    BLOCK = 256
-    """At most this many draws held: one sampler per node × Service × sender that traffic uses."""
+    FIRST, BLOCK = 16, 256
+    """The first batch of draws, and at most this many held: one sampler per node × Service × sender that traffic uses."""
 
     def __init__(self, config, position: float, rng: np.random.Generator, services: int, last_rule: bool = False) -> None:  # type: ignore[no-untyped-def]
         self._config = config
@@ -125,7 +125,7 @@ class FirstPacketCost:
         self._rng = rng
         self._values: list[float] = []
         self._i = 0
-        self._next = 16
+        self._next = self.FIRST
         """Draws in the next batch: small at first (thousands of node × client samplers, most used little), doubling."""
 
     def __call__(self) -> float:
