@@ -127,6 +127,11 @@ def check_structure(text: str, where: str) -> None:
                 n, c = anchors.get(event.anchor, (1, 0))
                 add(n, c, event.start_mark)
     except yaml.YAMLError as exc:
+        if "maximum nesting depth" in str(exc):  # libyaml's own cap (PyYAML >= 6.0.4 wheels) can come first
+            mark = getattr(exc, "problem_mark", None)
+            line = f":{mark.line + 1}" if mark is not None else ""
+            raise ConfigError(f"{where}{line}",
+                              f"nested more than {MAX_DEPTH} levels deep; netsim's files nest a few levels: flatten the data") from None
         raise _yaml_error(where, exc) from None
 
 
