@@ -429,8 +429,7 @@ def summarize(runs: Table | pd.DataFrame, parameters: Sequence[str] = ()) -> Tab
             values = [r.get(column) for r in group]
             row[column] = int(sum(values)) if column in counts else nanmean(values)
         for column, ci in _CI.items():
-            row[ci] = ci95_halfwidth(np.array([np.nan if r.get(column) is None else r.get(column) for r in group], dtype=float)) \
-                if column in table else np.nan
+            row[ci] = ci95_halfwidth(np.array([_number(r.get(column)) for r in group], dtype=float)) if column in table else np.nan
         for p in parameters:
             row[p] = table.cell(group[0], p)
         out.append(row)
@@ -474,6 +473,7 @@ def compare(runs: Table | pd.DataFrame, reference: str, parameters: Sequence[str
 
 
 def _number(value: Any) -> float:
+    """A figure for a numpy array: NaN where the row has none."""
     return np.nan if value is None else value
 
 
