@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     run = load_experiment(config).runs()[0]
     loaded = time.perf_counter()
     print(f"  config+spec {loaded - started:7.2f} s", flush=True)  # each phase as it ends: a big size runs for minutes
-    with engine._cyclic_gc_paused():  # as netsim run's event engine does (engine.simulate_events)
+    with engine.cyclic_gc_paused():  # as netsim run's event engine does (engine.simulate_events)
         world = World(run, keep_requests=False)
         world.start()
         built = time.perf_counter()

@@ -22,11 +22,11 @@ from netsim.spec import RunSpec
 
 
 @contextlib.contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
+def cyclic_gc_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector while the world is built and the event loop runs.
 
     The data plane allocates a few short-lived objects per request (a Request, heap
-    entries, record tuples) and none of them form reference cycles, so reference
+    entries, packed records) and none of them form reference cycles, so reference
     counting frees them all; the cyclic collector would only rescan them every few
     hundred allocations (about a tenth of the run time). The build makes long-lived
     objects only (a third of a large cluster's build time went to rescanning them).
@@ -71,7 +71,7 @@ def simulate(run: RunSpec, keep_calls: bool = False, keep_requests: bool = True)
 def simulate_events(run: RunSpec, keep_calls: bool = False, keep_requests: bool = True) -> RunResult:
     """Simulate one run with the event engine (any scenario)."""
     started = time.perf_counter()
-    with _cyclic_gc_paused():
+    with cyclic_gc_paused():
         world = World(run, keep_calls, keep_requests)
         world.start()
         run_until(world.env, world.drained)
